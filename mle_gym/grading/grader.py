@@ -1,0 +1,71 @@
+"""Score a submission on the whole test set and on its public and private halves."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mle_gym.data import TaskData
+from mle_gym.grading.metrics import get_metric
+from mle_gym.grading.submission import InvalidSubmission, align, check_columns, read_submission
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Scores of one valid submission. ``public`` feeds rewards; ``private`` the leaderboard."""
+
+    score: float
+    public: float
+    private: float
+    n_rows: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Grader:
+    """Holds one task's answers in memory so repeated grading does no extra I/O."""
+
+    def __init__(self, data: TaskData) -> None:
+        spec = data.spec
+        self.spec = spec
+        self.metric = get_metric(spec.metric)
+        answers = pd.read_csv(data.answers_path, dtype={spec.id_column: str})
+        answers = answers.set_index(spec.id_column)
+        self.ids = answers.index
+        self.truth = answers[spec.target_columns].to_numpy(dtype=np.float64)
+        split = pd.read_csv(data.split_path, dtype={spec.id_column: str}).set_index(spec.id_column)
+        half = split["half"].reindex(self.ids)
+        if half.isna().any():
+            raise ValueError(f"{data.split_path} does not cover every test id; re-prepare the data")
+        self.public_mask = (half == "public").to_numpy()
+
+    def grade(self, submission: Path | pd.DataFrame) -> Grade:
+        """Grade a submission file or frame; raise InvalidSubmission with a reason otherwise."""
+        spec = self.spec
+        frame = read_submission(submission, spec.id_column)
+        check_columns(frame, spec.id_column, spec.target_columns)
+        aligned = align(frame, self.ids, spec.id_column)
+        pred = self.metric.predictions(aligned, spec.target_columns, spec.metric_options)
+        opts = spec.metric_options
+        pub, priv = self.public_mask, ~self.public_mask
+        scores = (
+            self.metric.score(pred, self.truth, opts),
+            self.metric.score(pred[pub], self.truth[pub], opts),
+            self.metric.score(pred[priv], self.truth[priv], opts),
+        )
+        if not all(math.isfinite(s) for s in scores):
+            raise InvalidSubmission(
+                f"the {spec.metric} score is not a finite number for this submission "
+                f"(for example, constant predictions leave it undefined)"
+            )
+        return Grade(*scores, n_rows=len(aligned))
+
+
+def grade_file(data: TaskData, submission: Path | pd.DataFrame) -> Grade:
+    """One-off grading (the CLI's ``mle-gym grade``)."""
+    return Grader(data).grade(submission)

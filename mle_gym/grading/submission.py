@@ -1,0 +1,115 @@
+"""Read a submission file and align it with the answers by id, with actionable reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MAX_LISTED = 5
+
+
+class InvalidSubmission(ValueError):
+    """The submission cannot be scored; ``reason`` tells the author what to fix."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _some(values: Iterable[object]) -> str:
+    """A short list for messages: the first few values and how many more."""
+    items = [str(v) for v in values]
+    shown = ", ".join(repr(i) for i in items[:MAX_LISTED])
+    more = len(items) - MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def read_submission(source: Path | pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Load a submission as strings-for-ids; reject unreadable or empty files."""
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidSubmission(f"no submission file: {path.name} was not written")
+        if path.stat().st_size == 0:
+            raise InvalidSubmission(f"{path.name} is empty: write a header row and one row per test id")
+        try:
+            frame = pd.read_csv(path, dtype={id_column: str}, low_memory=False)
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidSubmission(f"{path.name} is not a readable CSV file: {first}") from None
+        except pd.errors.EmptyDataError:
+            raise InvalidSubmission(f"{path.name} has no header row") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if id_column in frame.columns:
+        frame[id_column] = frame[id_column].astype(str)
+    return frame
+
+
+def check_columns(frame: pd.DataFrame, id_column: str, targets: list[str]) -> None:
+    """The columns must be exactly the id column and the target columns (any order)."""
+    expected = [id_column, *targets]
+    missing = [c for c in expected if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in expected]
+    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {_some(missing)}")
+    if extra:
+        problems.append(f"unexpected column(s) {_some(extra)}")
+    if dupes:
+        problems.append(f"repeated column(s) {_some(dupes)}")
+    if problems:
+        raise InvalidSubmission(
+            "; ".join(problems) + f". The header must be: {','.join(expected)}"
+        )
+
+
+def align(frame: pd.DataFrame, answer_ids: pd.Index, id_column: str) -> pd.DataFrame:
+    """Reorder the submission to the answers' id order; every id exactly once."""
+    if len(frame) == 0:
+        raise InvalidSubmission(f"the submission has no rows; expected {len(answer_ids)} (one per test id)")
+    ids = frame[id_column]
+    duplicated = ids[ids.duplicated()].unique()
+    if len(duplicated):
+        raise InvalidSubmission(
+            f"{len(duplicated)} id(s) appear more than once in column {id_column!r}: {_some(duplicated)}"
+        )
+    indexed = frame.set_index(id_column)
+    unknown = indexed.index.difference(answer_ids)
+    if len(unknown):
+        raise InvalidSubmission(
+            f"{len(unknown)} id(s) in column {id_column!r} are not test ids: {_some(unknown)}"
+        )
+    missing = answer_ids.difference(indexed.index)
+    if len(missing):
+        raise InvalidSubmission(
+            f"{len(missing)} test id(s) are missing from the submission: {_some(missing)}"
+        )
+    return indexed.loc[answer_ids]
+
+
+def numeric_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The given columns as float64; reject text, NaN and infinite values with the rows at fault."""
+    out = np.empty((len(frame), len(columns)), dtype=np.float64)
+    for j, column in enumerate(columns):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad_text = values.isna() & frame[column].notna()
+        if bad_text.any():
+            rows = frame.index[bad_text.to_numpy()]
+            raise InvalidSubmission(
+                f"column {column!r} has non-numeric values for id(s) {_some(rows)}"
+            )
+        arr = values.to_numpy(dtype=np.float64)
+        if np.isnan(arr).any():
+            rows = frame.index[np.isnan(arr)]
+            raise InvalidSubmission(f"column {column!r} is empty or NaN for id(s) {_some(rows)}")
+        if np.isinf(arr).any():
+            rows = frame.index[np.isinf(arr)]
+            raise InvalidSubmission(f"column {column!r} is infinite for id(s) {_some(rows)}")
+        out[:, j] = arr
+    return out

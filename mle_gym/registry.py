@@ -1,0 +1,30 @@
+"""Register every task folder as a Gymnasium environment id.
+
+Registration only reads the small ``task.yaml`` files; the environment class, the sandbox
+and the data are imported lazily by ``gym.make`` through the entry-point string.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from mle_gym.spec import all_tasks
+
+ENTRY_POINT = "mle_gym.env:MLEEnv"
+
+
+def register_all() -> list[str]:
+    """Register ``mle/<slug>-v0`` and ``mle/<kaggle-id>-v0`` for every task; return the ids."""
+    ids = []
+    for spec in all_tasks():
+        for name in dict.fromkeys((spec.slug, spec.kaggle_id)):
+            env_id = f"mle/{name}-v0"
+            if env_id not in gym.registry:
+                gym.register(
+                    id=env_id,
+                    entry_point=ENTRY_POINT,
+                    kwargs={"task": spec.slug},
+                    disable_env_checker=False,
+                )
+            ids.append(env_id)
+    return ids

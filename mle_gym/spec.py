@@ -1,0 +1,129 @@
+"""Task specifications: the pydantic model behind every ``tasks/<slug>/task.yaml``."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Direction = Literal["lower", "higher"]
+
+
+class DataFile(BaseModel):
+    """One public file (or folder) the program may read."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str
+    columns: list[str] = Field(default_factory=list)
+
+
+class Limits(BaseModel):
+    """Resources one program gets: wall-clock seconds, memory (docker syntax), CPUs."""
+
+    model_config = ConfigDict(extra="forbid")
+    time_limit: float = 600.0
+    memory_limit: str = "4g"
+    cpus: float = 2.0
+
+
+class Scores(BaseModel):
+    """Reference points on one data flavour.
+
+    ``sample`` is the constant sample submission's score (the natural zero). On full data
+    the medal thresholds come from Kaggle's private leaderboard; on lite data ``fast`` and
+    ``strong`` are the two reference solutions' measured scores.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    sample: float | None = None
+    gold: float | None = None
+    silver: float | None = None
+    bronze: float | None = None
+    median: float | None = None
+    fast: float | None = None
+    strong: float | None = None
+
+    @property
+    def reference(self) -> float | None:
+        """The 'good solution' anchor used to normalise rewards: strong, else gold."""
+        return self.strong if self.strong is not None else self.gold
+
+
+class TaskSpec(BaseModel):
+    """Everything the environment needs to know about one task."""
+
+    model_config = ConfigDict(extra="forbid")
+    slug: str
+    kaggle_id: str
+    title: str
+    metric: str
+    direction: Direction
+    id_column: str
+    target_columns: list[str]
+    metric_options: dict[str, object] = Field(default_factory=dict)
+    submission_file: str = "submission.csv"
+    public_files: list[DataFile]
+    limits: Limits = Field(default_factory=Limits)
+    full_limits: Limits = Field(default_factory=Limits)
+    lite_scores: Scores = Field(default_factory=Scores)
+    full_scores: Scores = Field(default_factory=Scores)
+    folder: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> TaskSpec:
+        if not self.target_columns:
+            raise ValueError("target_columns must name at least one column")
+        return self
+
+    @property
+    def env_id(self) -> str:
+        return f"mle/{self.slug}-v0"
+
+    @property
+    def description(self) -> str:
+        return (self.folder / "description.md").read_text()
+
+    def better(self, a: float, b: float) -> bool:
+        """True when score ``a`` is strictly better than ``b`` under this task's direction."""
+        return a < b if self.direction == "lower" else a > b
+
+    def scores(self, flavour: str) -> Scores:
+        return self.full_scores if flavour == "full" else self.lite_scores
+
+
+def tasks_root() -> Path:
+    """Where the task folders are: an override, the wheel's copy, or the source tree."""
+    override = os.environ.get("MLE_GYM_TASKS_DIR")
+    if override:
+        return Path(override)
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_tasks", here.parent / "tasks"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        "mle-gym cannot find its tasks folder; reinstall the package or set MLE_GYM_TASKS_DIR"
+    )
+
+
+@functools.cache
+def load_task(slug: str) -> TaskSpec:
+    """Load one task by slug or Kaggle id."""
+    for spec in all_tasks():
+        if slug in (spec.slug, spec.kaggle_id):
+            return spec
+    known = ", ".join(s.slug for s in all_tasks())
+    raise KeyError(f"unknown task {slug!r}; known tasks: {known}")
+
+
+@functools.cache
+def all_tasks() -> tuple[TaskSpec, ...]:
+    specs = []
+    for yaml_path in sorted(tasks_root().glob("*/task.yaml")):
+        raw = yaml.safe_load(yaml_path.read_text())
+        specs.append(TaskSpec(**raw, folder=yaml_path.parent))
+    return tuple(specs)
