@@ -1,0 +1,43 @@
+# The README's two commands: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: venv demo test test-all lint bench docker image clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+# Runs a fast and a slower, stronger program on spooky-author lite data and prints a table.
+# Uses Docker when an engine answers (building the sandbox image on first use), else the
+# local backend, and says which.
+demo: venv
+	$(BIN)/mle-gym demo
+
+test: venv lint
+	$(BIN)/python -m pytest
+
+# Everything, soak and long runs included.
+test-all: venv
+	$(BIN)/python -m pytest -m ""
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: venv
+	$(BIN)/python bench/step_overhead.py
+
+# Start a Docker engine on a machine that has none running (needs root).
+docker:
+	bash scripts/start-docker.sh
+
+image: venv
+	$(BIN)/mle-gym sandbox build --bootstrap
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
