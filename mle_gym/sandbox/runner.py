@@ -11,6 +11,7 @@ It is copied next to the program and started as ``python runner.py <ctl-dir>``. 
 * reports one line ``<token> <json>`` on its own stdout, which the host trusts.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -135,10 +136,8 @@ def main() -> int:
     except subprocess.TimeoutExpired:
         timed_out = True
     duration = time.monotonic() - started
-    try:  # also reaps grandchildren that outlived the program
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)  # also ends grandchildren that outlived it
     child.wait()
     for t in threads:
         t.join(timeout=2)

@@ -1,0 +1,76 @@
+"""Shared fixtures: a private data cache, the Docker sandbox, and a leak check."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Keep tests out of the user's cache; set before mle_gym reads it.
+os.environ.setdefault("MLE_GYM_CACHE", tempfile.mkdtemp(prefix="mle-gym-test-cache-"))
+
+import mle_gym  # noqa: E402,F401 - registers the environments
+from mle_gym.data import TaskData, prepare  # noqa: E402
+from mle_gym.spec import load_task  # noqa: E402
+
+SPOOKY = "spooky-author"
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.fixture(scope="session")
+def spooky_data() -> TaskData:
+    return prepare(SPOOKY, "lite", seed=0)
+
+
+@pytest.fixture(scope="session")
+def solutions() -> dict[str, str]:
+    folder = load_task(SPOOKY).folder / "solutions"
+    return {p.stem: p.read_text() for p in folder.glob("*.py")}
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A Docker client with the sandbox image built. Missing Docker fails in CI, skips elsewhere."""
+    from mle_gym.sandbox.image import ensure_image
+
+    from mle_gym.sandbox.base import SandboxError
+    from mle_gym.sandbox.docker_backend import docker_client as connect
+
+    try:
+        client = connect(timeout=30)
+    except SandboxError as exc:
+        if IN_CI:
+            pytest.fail(f"CI needs a Docker engine for the sandbox tests: {exc}")
+        pytest.skip(f"no Docker engine: {exc}")
+    ensure_image(client, build=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def docker_sandbox(docker_client):
+    from mle_gym.sandbox.docker_backend import DockerSandbox
+
+    return DockerSandbox(client=docker_client)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_containers():
+    """After the whole suite, no step container may remain."""
+    yield
+    try:
+        from mle_gym.sandbox.docker_backend import LABEL, docker_client
+
+        client = docker_client(timeout=10)
+    except Exception:
+        return
+    left = client.containers.list(all=True, filters={"label": LABEL})
+    assert not left, f"containers left behind: {[c.name for c in left]}"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path

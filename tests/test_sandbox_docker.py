@@ -1,0 +1,117 @@
+"""The Docker sandbox holds: limits, isolation, cleanup. Real containers, hostile programs."""
+
+from __future__ import annotations
+
+import time
+
+import gymnasium as gym
+import pytest
+
+from mle_gym.sandbox import RunRequest
+from mle_gym.sandbox.docker_backend import LABEL
+from tests import programs
+
+pytestmark = pytest.mark.docker
+
+
+def run(sandbox, data, code: str, **limits):
+    request = RunRequest(program=code, public_dir=data.public, **limits)
+    with sandbox.run(request) as result:
+        return result, (result.submission.read_text() if result.submission else None)
+
+
+def step_containers(client) -> list:
+    return client.containers.list(all=True, filters={"label": LABEL})
+
+
+def test_infinite_loop_times_out_and_leaves_nothing(docker_sandbox, docker_client, spooky_data):
+    started = time.monotonic()
+    result, _ = run(docker_sandbox, spooky_data, programs.INFINITE_LOOP, time_limit=3)
+    elapsed = time.monotonic() - started
+    assert result.timed_out
+    assert 3.0 <= result.duration < 5.0
+    assert elapsed < 3 + 2 + 3  # limit + 2 s, plus container start and removal
+    assert step_containers(docker_client) == []
+
+
+def test_memory_hog_is_reported_as_oom(docker_sandbox, spooky_data):
+    result, _ = run(docker_sandbox, spooky_data, programs.MEMORY_HOG, memory_limit="256m", time_limit=60)
+    assert result.oom, (result.exit_code, result.stderr[-500:])
+    assert not result.timed_out
+
+
+def test_network_is_unreachable(docker_sandbox, spooky_data):
+    result, _ = run(docker_sandbox, spooky_data, programs.NETWORK, time_limit=20)
+    assert "NETWORK-REACHED" not in result.stdout
+    assert "network error" in result.stdout
+
+
+def test_answers_and_host_files_are_out_of_reach(docker_sandbox, spooky_data):
+    probe = f"CANDIDATES = {[str(spooky_data.answers_path), str(spooky_data.split_path)]!r}\n"
+    result, _ = run(docker_sandbox, spooky_data, probe + programs.PROBE_SECRETS, time_limit=60)
+    out = result.stdout
+    assert "FOUND: []" in out, out
+    assert "READ:" not in out
+    assert "UID: 0" not in out and "UID:" in out
+    assert "INPUT-READONLY" in out
+
+
+def test_files_do_not_survive_between_steps(docker_sandbox, spooky_data):
+    writer = "open('working/left.txt', 'w').write('x'); open('/tmp/left.txt', 'w').write('x')"
+    reader = (
+        "import os\n"
+        "print('SEEN' if os.path.exists('working/left.txt') or os.path.exists('/tmp/left.txt')"
+        " else 'CLEAN')"
+    )
+    run(docker_sandbox, spooky_data, writer, time_limit=20)
+    result, _ = run(docker_sandbox, spooky_data, reader, time_limit=20)
+    assert "CLEAN" in result.stdout
+
+
+def test_submission_symlink_to_answers_is_refused(docker_sandbox, spooky_data):
+    code = (
+        "import os\n"
+        "os.symlink('/etc/passwd', os.environ['MLE_SUBMISSION_PATH'])\n"
+    )
+    result, text = run(docker_sandbox, spooky_data, code, time_limit=20)
+    assert text is None
+    assert "regular file" in result.submission_problem
+
+
+def test_huge_output_is_capped(docker_sandbox, spooky_data):
+    code = "import sys\nfor i in range(200000):\n    print('line', i, 'x' * 80)\nprint('THE END')"
+    result, _ = run(docker_sandbox, spooky_data, code, time_limit=60)
+    assert len(result.stdout) < 40_000
+    assert result.stdout.rstrip().endswith("THE END")
+    assert "bytes not kept" in result.stdout
+
+
+def test_fork_bomb_is_contained(docker_sandbox, docker_client, spooky_data):
+    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    result, _ = run(docker_sandbox, spooky_data, code, time_limit=5)
+    assert result.timed_out
+    assert step_containers(docker_client) == []
+
+
+def test_keyboard_interrupt_removes_the_container(docker_sandbox, docker_client, spooky_data):
+    import signal
+    import threading
+
+    # Deliver Ctrl-C to this process while the step waits on the container.
+    timer = threading.Timer(2.0, lambda: signal.raise_signal(signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run(docker_sandbox, spooky_data, programs.INFINITE_LOOP, time_limit=30)
+    timer.cancel()
+    assert step_containers(docker_client) == []
+
+
+def test_env_reports_timeout_and_oom(docker_sandbox):
+    env = gym.make("mle/spooky-author-v0", sandbox=docker_sandbox, time_limit=2, memory_limit="256m")
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(programs.INFINITE_LOOP)
+    assert info["timed_out"] and "time limit" in info["invalid_reason"]
+    env.unwrapped.time_limit = 60
+    _, _, _, _, info = env.step(programs.MEMORY_HOG)
+    assert info["oom"] and "out of memory" in info["invalid_reason"]
+    env.close()
