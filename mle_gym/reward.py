@@ -21,10 +21,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from mle_gym.instrument.milestones import MILESTONES
 from mle_gym.spec import Direction
 
-# The milestones a program can reach; the last is checked by the host, not reported.
-MILESTONE_COUNT = 6
+MILESTONE_COUNT = len(MILESTONES)
 
 
 class RewardConfig(BaseModel):

@@ -15,7 +15,7 @@ How a program is rewritten
 * ``imports`` is a statement after the last top-level import (after a whole top-level
   ``try``/``if``/``with`` block that only imports and sets flags; inside a ``try``/``with``
   block or an ``if __name__ == "__main__":`` block that also runs code, right after its last
-  import). With no top-level import it fires right after the prologue.
+  import). A program with no top-level import never reaches it: it imported nothing.
 
 The program text is edited in place rather than regenerated, so comments, formatting and,
 almost always, line numbers stay those of the agent's program: the prologue and the
@@ -527,10 +527,9 @@ class _Plan:
     # (body, i, milestone): a hook statement after body[i].
     after: list[tuple[list[ast.stmt], int, str]] = field(default_factory=list)
     prologue_at: int = 0  # module body index the prologue goes before
-    imports_in_prologue: bool = False
 
     def milestones(self) -> tuple[str, ...]:
-        found = {m for _, m in self.wraps} | {m for _, _, m in self.after} | {"imports"}
+        found = {m for _, m in self.wraps} | {m for _, _, m in self.after}
         return in_order(found)
 
 
@@ -640,9 +639,7 @@ def _plan(tree: ast.Module, lines: list[str]) -> _Plan:
         k += 1
     plan.prologue_at = k
     anchor = _imports_anchor(body)
-    if anchor is None:
-        plan.imports_in_prologue = True
-    else:
+    if anchor is not None:
         plan.after.append((anchor[0], anchor[1], "imports"))
     return plan
 
@@ -787,8 +784,7 @@ def _splice(text: str, tree: ast.Module, plan: _Plan) -> str:
     # Blocks ending on the same line: the innermost hook must come first.
     for body, i, milestone in sorted(plan.after, key=_last_line_then_depth):
         editor.after(body, i, _hook(milestone))
-    prologue = PROLOGUE + ("; " + _hook("imports") if plan.imports_in_prologue else "")
-    editor.before_first(tree.body, plan.prologue_at, prologue)
+    editor.before_first(tree.body, plan.prologue_at, PROLOGUE)
     return editor.result()
 
 
@@ -821,10 +817,7 @@ def _regenerate(tree: ast.Module, plan: _Plan) -> str:
     # Later positions first, so earlier indexes stay valid.
     for body, i, milestone in sorted(plan.after, key=lambda a: -a[1]):
         body.insert(i + 1, ast.Expr(_hook_call(milestone)))
-    prologue = ast.parse(PROLOGUE).body
-    if plan.imports_in_prologue:
-        prologue.append(ast.Expr(_hook_call("imports")))
-    tree.body[plan.prologue_at : plan.prologue_at] = prologue
+    tree.body[plan.prologue_at : plan.prologue_at] = ast.parse(PROLOGUE).body
     ast.fix_missing_locations(tree)
     return ast.unparse(tree)
 
