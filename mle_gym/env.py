@@ -23,6 +23,18 @@ from mle_gym.sandbox import RunRequest, Sandbox, SandboxError, make_sandbox
 from mle_gym.spec import load_task
 
 MODES = ("scratch", "improve", "mixed")
+
+
+# Gymnasium's vector envs give an info key a numeric array when the first env's value is a
+# plain int or float, and then fail on another env's None. ``score`` and ``exit_code`` may be
+# None (no valid submission, program never ran), so they are these subclasses: they behave
+# as numbers everywhere, and vector envs collect them into object arrays beside None.
+class Score(float):
+    """A score in ``info``: a float that vector envs keep next to ``None``."""
+
+
+class ExitCode(int):
+    """An exit code in ``info``: an int that vector envs keep next to ``None``."""
 KNOWN_KWARGS = (
     "data",
     "sandbox",
@@ -225,7 +237,7 @@ class MLEEnv(gym.Env[str, str]):
                 duration=result.duration,
                 milestones=reached,
                 milestone_times=times,
-                exit_code=result.exit_code,
+                exit_code=None if result.exit_code is None else ExitCode(result.exit_code),
                 timed_out=result.timed_out,
                 oom=result.oom,
                 stdout_tail=result.stdout,
@@ -237,7 +249,7 @@ class MLEEnv(gym.Env[str, str]):
             else:
                 try:
                     self.last_grade = self.grader.grade(result.submission)
-                    info.update(valid_submission=True, score=self.last_grade.public)
+                    info.update(valid_submission=True, score=Score(self.last_grade.public))
                 except InvalidSubmission as exc:
                     info["invalid_reason"] = exc.reason
         info["no_model_trained"] = info["valid_submission"] and "model_trained" not in reached

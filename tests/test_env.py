@@ -116,14 +116,18 @@ def test_markdown_answers_run_their_python_block(env, solutions):
 
 
 def test_async_vector_env_steps_two_envs(docker_sandbox, solutions):
+    # shared_memory=False: Gymnasium's shared memory snapshots Text observations once.
     envs = gym.vector.AsyncVectorEnv(
-        [lambda: gym.make(ENV_ID, sandbox="docker", max_steps=1)] * 2,
+        [lambda: gym.make(ENV_ID, sandbox="docker", max_steps=1)] * 2, shared_memory=False
     )
     try:
-        envs.reset(seed=0)
+        obs, _ = envs.reset(seed=0)
+        assert all(o.startswith("# Task: Spooky Author Identification") for o in obs)
         _, rewards, _, truncated, infos = envs.step([solutions["fast"], programs.SYNTAX_ERROR])
         assert rewards[0] > 1.0 and rewards[1] == -1.0
         assert truncated.all()
         assert infos["valid_submission"].tolist() == [True, False]
+        assert infos["score"][0] > 0 and infos["score"][1] is None
+        assert infos["exit_code"][0] == 0 and infos["exit_code"][1] is None
     finally:
         envs.close()

@@ -168,3 +168,7 @@ class Sandbox(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release backend resources (connections, warm containers)."""
+
+    def __deepcopy__(self, memo: dict) -> Sandbox:
+        # A sandbox is a shared resource (a daemon connection): copies of an env share it.
+        return self

@@ -129,3 +129,7 @@ class DockerSandbox(Sandbox):
 
     def close(self) -> None:
         self.client.close()
+
+    def __reduce__(self) -> tuple:
+        # Sent to another process (vector envs): reconnect there instead of pickling a socket.
+        return (DockerSandbox, (self.image, False))
