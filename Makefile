@@ -27,7 +27,7 @@ test-all: venv
 	$(BIN)/python -m pytest -m ""
 
 lint: venv
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 
 bench: venv
 	$(BIN)/python bench/step_overhead.py

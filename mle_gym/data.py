@@ -91,6 +91,11 @@ def _source_digest(spec: TaskSpec) -> str:
     return h.hexdigest()[:10]
 
 
+def read_answers(spec: TaskSpec, path: Path) -> pd.DataFrame:
+    """The answers with ids exactly as written (a converter keeps "NA" a string)."""
+    return pd.read_csv(path, converters={spec.id_column: str})
+
+
 def write_split(answers: pd.DataFrame, id_column: str, seed: int, path: Path) -> None:
     """Assign each test id to the public (reward) or private (leaderboard) half, 50/50."""
     ids = answers[id_column].astype(str).to_numpy()
@@ -124,8 +129,8 @@ def prepare_lite(spec: TaskSpec, seed: int = 0, root: Path | None = None) -> Tas
         def build(tmp: Path) -> dict:
             load_task_module(spec, "lite").generate(tmp, seed=seed)
             shutil.copy(spec.folder / "description.md", tmp / "public" / "description.md")
-            answers = pd.read_csv(tmp / "private" / "answers.csv", dtype={spec.id_column: str})
-            write_split(answers, spec.id_column, seed, tmp / "private" / "split.csv")
+            write_split(read_answers(spec, tmp / "private" / "answers.csv"), spec.id_column,
+                        seed, tmp / "private" / "split.csv")
             return {"task": spec.slug, "flavour": "lite", "seed": seed}
 
         _atomic_prepare(target, build)
@@ -146,23 +151,31 @@ def from_folder(spec: TaskSpec, folder: Path) -> TaskData:
         raise DataNotAvailable(f"{answers} is missing: the grader needs the test answers there")
     split = folder / "private" / "split.csv"
     if not split.is_file():
-        write_split(pd.read_csv(answers, dtype={spec.id_column: str}), spec.id_column, 0, split)
+        write_split(read_answers(spec, answers), spec.id_column, 0, split)
     return TaskData(spec, "custom", folder)
 
 
-def prepare(task: str | TaskSpec, data: str | Path = "lite", seed: int = 0) -> TaskData:
-    """Prepare (or find in the cache) the data of ``task``: "lite", "full" or a folder path."""
+def full_root(spec: TaskSpec) -> Path:
+    return cache_root() / spec.slug / "full"
+
+
+def prepare(
+    task: str | TaskSpec,
+    data: str | Path = "lite",
+    seed: int = 0,
+    raw: Path | None = None,
+    progress: bool = False,
+) -> TaskData:
+    """Prepare (or find in the cache) the data of ``task``: "lite", "full" or a folder path.
+
+    For "full", ``raw`` may point at the Kaggle download (the zip or its extracted folder);
+    see :func:`mle_gym.full_data.prepare_full` for the other sources it tries.
+    """
     spec = task if isinstance(task, TaskSpec) else load_task(task)
     if data == "lite":
         return prepare_lite(spec, seed)
     if data == "full":
-        full = cache_root() / spec.slug / "full"
-        if (full / MARKER).exists():
-            return TaskData(spec, "full", full)
-        raise DataNotAvailable(
-            f"full data for {spec.slug} is not prepared and this version cannot prepare it yet. "
-            f"Prepare it with MLE-bench (`mlebench prepare -c {spec.kaggle_id}`) and pass "
-            f"data='<mlebench-data>/{spec.kaggle_id}/prepared' after adding private/answers.csv, "
-            f"or use data='lite'"
-        )
+        from mle_gym.full_data import prepare_full
+
+        return prepare_full(spec, raw=raw, progress=progress)
     return from_folder(spec, Path(data))

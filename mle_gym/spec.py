@@ -66,6 +66,7 @@ class TaskSpec(BaseModel):
     id_column: str
     target_columns: list[str]
     metric_options: dict[str, object] = Field(default_factory=dict)
+    extra_columns: list[str] = Field(default_factory=list)  # allowed in a submission, ignored
     submission_file: str = "submission.csv"
     public_files: list[DataFile]
     limits: Limits = Field(default_factory=Limits)

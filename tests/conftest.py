@@ -33,10 +33,9 @@ def solutions() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def docker_client():
     """A Docker client with the sandbox image built. Missing Docker fails in CI, skips elsewhere."""
-    from mle_gym.sandbox.image import ensure_image
-
     from mle_gym.sandbox.base import SandboxError
     from mle_gym.sandbox.docker_backend import docker_client as connect
+    from mle_gym.sandbox.image import ensure_image
 
     try:
         client = connect(timeout=30)

@@ -11,7 +11,14 @@ import pandas as pd
 
 from mle_gym.data import TaskData
 from mle_gym.grading.metrics import get_metric
-from mle_gym.grading.submission import InvalidSubmission, align, check_columns, read_submission
+from mle_gym.grading.submission import (
+    InvalidSubmission,
+    align,
+    align_rows,
+    check_columns,
+    read_submission,
+)
+from mle_gym.spec import TaskSpec
 
 
 @dataclass(frozen=True)
@@ -34,22 +41,22 @@ class Grader:
         spec = data.spec
         self.spec = spec
         self.metric = get_metric(spec.metric)
-        answers = pd.read_csv(data.answers_path, dtype={spec.id_column: str})
-        answers = answers.set_index(spec.id_column)
-        self.ids = answers.index
-        self.truth = answers[spec.target_columns].to_numpy(dtype=np.float64)
-        split = pd.read_csv(data.split_path, dtype={spec.id_column: str}).set_index(spec.id_column)
-        half = split["half"].reindex(self.ids)
-        if half.isna().any():
-            raise ValueError(f"{data.split_path} does not cover every test id; re-prepare the data")
-        self.public_mask = (half == "public").to_numpy()
+        self.by_row = spec.metric_options.get("align") == "row"
+        read = {"converters": {spec.id_column: str}}
+        answers = pd.read_csv(data.answers_path, **read)
+        self.ids = pd.Index(answers[spec.id_column], name=spec.id_column)
+        self.truth = self.metric.truth(answers, spec.target_columns)
+        split = pd.read_csv(data.split_path, **read)  # written in the answers' row order
+        if not np.array_equal(split[spec.id_column].to_numpy(), self.ids.to_numpy()):
+            raise ValueError(f"{data.split_path} does not match the answers; re-prepare the data")
+        self.public_mask = (split["half"] == "public").to_numpy()
 
     def grade(self, submission: Path | pd.DataFrame) -> Grade:
         """Grade a submission file or frame; raise InvalidSubmission with a reason otherwise."""
         spec = self.spec
         frame = read_submission(submission, spec.id_column)
-        check_columns(frame, spec.id_column, spec.target_columns)
-        aligned = align(frame, self.ids, spec.id_column)
+        check_columns(frame, spec.id_column, spec.target_columns, spec.extra_columns)
+        aligned = (align_rows if self.by_row else align)(frame, self.ids, spec.id_column)
         pred = self.metric.predictions(aligned, spec.target_columns, spec.metric_options)
         opts = spec.metric_options
         pub, priv = self.public_mask, ~self.public_mask
@@ -64,6 +71,22 @@ class Grader:
                 f"(for example, constant predictions leave it undefined)"
             )
         return Grade(*scores, n_rows=len(aligned))
+
+
+def medal(spec: TaskSpec, score: float) -> dict[str, object]:
+    """Kaggle medal and above-median flags from the full-data thresholds in task.yaml."""
+    thresholds = spec.full_scores
+    won = None
+    for name in ("gold", "silver", "bronze"):
+        limit = getattr(thresholds, name)
+        if limit is not None and not spec.better(limit, score):  # at least as good
+            won = name
+            break
+    median = thresholds.median
+    return {
+        "medal": won,
+        "above_median": None if median is None else spec.better(score, median),
+    }
 
 
 def grade_file(data: TaskData, submission: Path | pd.DataFrame) -> Grade:

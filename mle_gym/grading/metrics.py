@@ -1,28 +1,43 @@
 """Metrics, each with the validation of prediction values it needs.
 
-A metric turns the aligned submission (rows in answer order) into a prediction matrix,
-rejecting values it cannot score, then compares it with the answers.
+A metric turns the aligned submission (rows in answer order) into predictions, rejecting
+values it cannot score with a reason, reads the answers the same way, and compares them.
+Formulas follow MLE-bench's graders (so scores compare with its medal thresholds); the
+cases where those graders fail or mislead are rejected here with a reason instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
 from mle_gym.grading.submission import InvalidSubmission, _some, numeric_matrix
+
+Options = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Metric:
+    """``predictions`` validates and converts the submission; ``truth`` reads the answers."""
+
     name: str
-    predictions: Callable[[pd.DataFrame, list[str], dict], np.ndarray]
-    score: Callable[[np.ndarray, np.ndarray, dict], float]
+    predictions: Callable[[pd.DataFrame, list[str], Options], np.ndarray]
+    score: Callable[[np.ndarray, np.ndarray, Options], float]
+    perfect: float
+    truth: Callable[[pd.DataFrame, list[str]], np.ndarray] = lambda frame, columns: frame[
+        columns
+    ].to_numpy(dtype=np.float64)
 
 
-def class_probabilities(frame: pd.DataFrame, columns: list[str], options: dict) -> np.ndarray:
+# -- prediction readers --------------------------------------------------------------------
+
+
+def class_probabilities(frame: pd.DataFrame, columns: list[str], options: Options) -> np.ndarray:
     """Rows of class probabilities: rescaled by their row sum, then clipped (Kaggle's rule)."""
     probs = numeric_matrix(frame, columns)
     negative = (probs < 0).any(axis=1)
@@ -41,13 +56,117 @@ def class_probabilities(frame: pd.DataFrame, columns: list[str], options: dict) 
     return np.clip(probs / sums[:, None], eps, 1 - eps)
 
 
-def multiclass_log_loss(pred: np.ndarray, truth: np.ndarray, options: dict) -> float:
+def finite_numbers(frame: pd.DataFrame, columns: list[str], options: Options) -> np.ndarray:
+    return numeric_matrix(frame, columns)
+
+
+def non_negative_numbers(frame: pd.DataFrame, columns: list[str], options: Options) -> np.ndarray:
+    values = numeric_matrix(frame, columns)
+    for j, column in enumerate(columns):
+        negative = values[:, j] < 0
+        if negative.any():
+            raise InvalidSubmission(
+                f"column {column!r} must not be negative (the metric takes log(1 + value)); "
+                f"id(s) {_some(frame.index[negative])} are"
+            )
+    return values
+
+
+def _labels(options: Options) -> list:
+    labels = options.get("labels")
+    if not labels:
+        raise ValueError("this metric needs metric_options.labels in task.yaml")
+    return list(labels)
+
+
+def integer_labels(frame: pd.DataFrame, columns: list[str], options: Options) -> np.ndarray:
+    """Whole numbers (3 or 3.0) among the task's labels."""
+    values = numeric_matrix(frame, columns)
+    column = columns[0]
+    fractional = values[:, 0] != np.round(values[:, 0])
+    if fractional.any():
+        raise InvalidSubmission(
+            f"column {column!r} must hold whole numbers; id(s) {_some(frame.index[fractional])} "
+            f"do not (round your predictions)"
+        )
+    labels = _labels(options)
+    outside = ~np.isin(values[:, 0], labels)
+    if outside.any():
+        raise InvalidSubmission(
+            f"column {column!r} must be one of {labels}; id(s) {_some(frame.index[outside])} are not"
+        )
+    return values.astype(np.int64)
+
+
+def text_values(frame: pd.DataFrame, columns: list[str], options: Options) -> np.ndarray:
+    """Strings; an empty cell is the empty string."""
+    return frame[columns].fillna("").astype(str).to_numpy()
+
+
+def text_truth(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    return frame[columns].fillna("").astype(str).to_numpy()
+
+
+# -- scores --------------------------------------------------------------------------------
+
+
+def multiclass_log_loss(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
     """Mean negative log probability of the true class (truth is one-hot)."""
     return float(-np.mean(np.sum(truth * np.log(pred), axis=1)))
 
 
+def roc_auc(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
+    return float(roc_auc_score(truth[:, 0], pred[:, 0]))
+
+
+def mean_column_roc_auc(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
+    return float(np.mean([roc_auc_score(truth[:, j], pred[:, j]) for j in range(truth.shape[1])]))
+
+
+def quadratic_weighted_kappa(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
+    return float(cohen_kappa_score(truth[:, 0].astype(np.int64), pred[:, 0], weights="quadratic"))
+
+
+def accuracy(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
+    return float(np.mean(pred[:, 0] == truth[:, 0]))
+
+
+def word_jaccard(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
+    """The competition's word-level Jaccard; two empty spans count as identical (1.0)."""
+    total = 0.0
+    for guess, answer in zip(pred[:, 0], truth[:, 0], strict=True):
+        a, b = set(guess.lower().split()), set(answer.lower().split())
+        union = len(a | b)
+        total += len(a & b) / union if union else 1.0
+    return total / len(pred)
+
+
+def pearson(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
+    p, t = pred[:, 0], truth[:, 0]
+    if np.ptp(p) == 0:
+        raise InvalidSubmission(
+            "every prediction is the same number: Pearson correlation is undefined for a constant"
+        )
+    return float(np.corrcoef(p, t)[0, 1])
+
+
+def mean_column_rmsle(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
+    errors = (np.log1p(pred) - np.log1p(truth)) ** 2
+    return float(np.mean(np.sqrt(errors.mean(axis=0))))
+
+
 METRICS: dict[str, Metric] = {
-    "log_loss": Metric("log_loss", class_probabilities, multiclass_log_loss),
+    m.name: m
+    for m in (
+        Metric("log_loss", class_probabilities, multiclass_log_loss, perfect=0.0),
+        Metric("roc_auc", finite_numbers, roc_auc, perfect=1.0),
+        Metric("mean_column_roc_auc", finite_numbers, mean_column_roc_auc, perfect=1.0),
+        Metric("quadratic_weighted_kappa", integer_labels, quadratic_weighted_kappa, perfect=1.0),
+        Metric("accuracy", integer_labels, accuracy, perfect=1.0),
+        Metric("jaccard", text_values, word_jaccard, perfect=1.0, truth=text_truth),
+        Metric("pearson", finite_numbers, pearson, perfect=1.0),
+        Metric("mean_column_rmsle", non_negative_numbers, mean_column_rmsle, perfect=0.0),
+    )
 }
 
 

@@ -38,7 +38,8 @@ def read_submission(source: Path | pd.DataFrame, id_column: str) -> pd.DataFrame
         if path.stat().st_size == 0:
             raise InvalidSubmission(f"{path.name} is empty: write a header row and one row per test id")
         try:
-            frame = pd.read_csv(path, dtype={id_column: str}, low_memory=False)
+            # A converter keeps ids as written: "NA" or "null" stay strings, not NaN.
+            frame = pd.read_csv(path, converters={id_column: str}, low_memory=False)
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InvalidSubmission(f"{path.name} is not a readable CSV file: {first}") from None
@@ -50,11 +51,13 @@ def read_submission(source: Path | pd.DataFrame, id_column: str) -> pd.DataFrame
     return frame
 
 
-def check_columns(frame: pd.DataFrame, id_column: str, targets: list[str]) -> None:
-    """The columns must be exactly the id column and the target columns (any order)."""
+def check_columns(
+    frame: pd.DataFrame, id_column: str, targets: list[str], optional: list[str] = ()
+) -> None:
+    """The id column and the target columns, in any order; ``optional`` ones may be there too."""
     expected = [id_column, *targets]
     missing = [c for c in expected if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in expected]
+    extra = [c for c in frame.columns if c not in expected and c not in optional]
     dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
     problems = []
     if missing:
@@ -91,6 +94,23 @@ def align(frame: pd.DataFrame, answer_ids: pd.Index, id_column: str) -> pd.DataF
             f"{len(missing)} test id(s) are missing from the submission: {_some(missing)}"
         )
     return indexed.loc[answer_ids]
+
+
+def align_rows(frame: pd.DataFrame, answer_ids: pd.Index, id_column: str) -> pd.DataFrame:
+    """Match rows by position, for ids that are not unique; the ids must agree row by row."""
+    if len(frame) != len(answer_ids):
+        raise InvalidSubmission(
+            f"the submission has {len(frame)} rows; it needs {len(answer_ids)}, one per row of "
+            f"the test file and in its order"
+        )
+    given = frame[id_column].astype(str).str.strip().to_numpy()
+    differ = np.flatnonzero(given != answer_ids.astype(str).str.strip().to_numpy())
+    if len(differ):
+        raise InvalidSubmission(
+            f"rows must keep the test file's order and its {id_column!r} values unchanged; "
+            f"data row(s) {_some(differ + 1)} differ"
+        )
+    return frame.set_index(pd.Index(answer_ids, name=id_column))
 
 
 def numeric_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
