@@ -26,7 +26,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     from mle_gym.data import prepare
 
-    data = prepare(args.task, "full" if args.full else "lite", seed=args.seed)
+    raw = Path(args.raw) if args.raw else None
+    data = prepare(args.task, "full" if args.full else "lite", seed=args.seed, raw=raw, progress=True)
     print(f"public:  {data.public}")
     print(f"private: {data.private}")
     return 0
@@ -74,6 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     from mle_gym.data import prepare
     from mle_gym.grading import InvalidSubmission, grade_file
+    from mle_gym.grading.grader import medal
 
     spec = load_task(args.task)
     data = prepare(spec, args.data)
@@ -85,13 +87,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
         else:
             print(f"invalid submission: {exc.reason}")
         return 1
+    # Medal thresholds are Kaggle's: they mean something on the full data only.
+    flags = medal(spec, grade.score) if data.flavour == "full" else {}
     if args.json:
-        print(json.dumps({"task": spec.slug, "valid": True, "metric": spec.metric, **grade.as_dict()}))
+        print(json.dumps({"task": spec.slug, "valid": True, "metric": spec.metric,
+                          "data": data.flavour, **grade.as_dict(), **flags}))
     else:
         print(f"{spec.metric} ({spec.direction} is better), {grade.n_rows} rows")
         print(f"public half   {grade.public:.6f}")
         print(f"private half  {grade.private:.6f}")
         print(f"whole test    {grade.score:.6f}")
+        if flags:
+            print(f"medal         {flags['medal'] or 'none'}; above median: {flags['above_median']}")
     return 0
 
 
@@ -113,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task")
     p.add_argument("--full", action="store_true", help="the real competition data")
     p.add_argument("--seed", type=int, default=0, help="seed of the lite data")
+    p.add_argument("--raw", default=None,
+                   help="with --full: the Kaggle download (zip or folder) to prepare from")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("sandbox", help="manage the Docker sandbox image")

@@ -108,7 +108,9 @@ def align_rows(frame: pd.DataFrame, answer_ids: pd.Index, id_column: str) -> pd.
     if len(differ):
         raise InvalidSubmission(
             f"rows must keep the test file's order and its {id_column!r} values unchanged; "
-            f"data row(s) {_some(differ + 1)} differ"
+            f"data row(s) {', '.join(str(r) for r in differ[:MAX_LISTED] + 1)}"
+            + (f" and {len(differ) - MAX_LISTED} more" if len(differ) > MAX_LISTED else "")
+            + " differ"
         )
     return frame.set_index(pd.Index(answer_ids, name=id_column))
 
