@@ -10,6 +10,8 @@ import pytest
 
 # Keep tests out of the user's cache; set before mle_gym reads it.
 os.environ.setdefault("MLE_GYM_CACHE", tempfile.mkdtemp(prefix="mle-gym-test-cache-"))
+# Tag this run's containers, so the leak check ignores other runs on the same engine.
+SESSION = os.environ.setdefault("MLE_GYM_SESSION", f"pytest-{os.getpid()}")
 
 import mle_gym  # noqa: E402,F401 - registers the environments
 from mle_gym.data import TaskData, prepare  # noqa: E402
@@ -57,15 +59,15 @@ def docker_sandbox(docker_client):
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leftover_containers():
-    """After the whole suite, no step container may remain."""
+    """After the whole suite, no step container of this run may remain."""
     yield
     try:
-        from mle_gym.sandbox.docker_backend import LABEL, docker_client
+        from mle_gym.sandbox.docker_backend import SESSION_LABEL, docker_client
 
         client = docker_client(timeout=10)
     except Exception:
         return
-    left = client.containers.list(all=True, filters={"label": LABEL})
+    left = client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={SESSION}"})
     assert not left, f"containers left behind: {[c.name for c in left]}"
 
 

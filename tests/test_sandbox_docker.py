@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import gymnasium as gym
 import pytest
 
 from mle_gym.sandbox import RunRequest
-from mle_gym.sandbox.docker_backend import LABEL
+from mle_gym.sandbox.docker_backend import SESSION_LABEL
 from tests import programs
 
 pytestmark = pytest.mark.docker
@@ -21,7 +22,8 @@ def run(sandbox, data, code: str, **limits):
 
 
 def step_containers(client) -> list:
-    return client.containers.list(all=True, filters={"label": LABEL})
+    session = os.environ["MLE_GYM_SESSION"]  # set by conftest for this run
+    return client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={session}"})
 
 
 def test_infinite_loop_times_out_and_leaves_nothing(docker_sandbox, docker_client, spooky_data):

@@ -22,6 +22,8 @@ from mle_gym.sandbox.base import (
 )
 
 LABEL = "org.mle-gym.step"
+# Set MLE_GYM_SESSION to tag every container a run (and its child processes) starts.
+SESSION_LABEL = "org.mle-gym.session"
 GRACE_SECONDS = 10.0  # container start and runner reporting, on top of the program's limit
 PIDS_LIMIT = 512
 TMP_SIZE = "512m"
@@ -105,7 +107,11 @@ class DockerSandbox(Sandbox):
                 tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMP_SIZE}"},
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
-                labels={LABEL: folder.root.name, "org.mle-gym.host-pid": str(os.getpid())},
+                labels={
+                    LABEL: folder.root.name,
+                    SESSION_LABEL: os.environ.get("MLE_GYM_SESSION", ""),
+                    "org.mle-gym.host-pid": str(os.getpid()),
+                },
                 log_config={"type": "json-file", "config": {"max-size": "4m"}},
                 detach=True,
             )

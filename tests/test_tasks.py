@@ -1,0 +1,125 @@
+"""Every task folder, the same checks: spec, lite data, graders, reference programs."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import subprocess
+import sys
+
+import gymnasium as gym
+import pandas as pd
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from mle_gym.data import prepare, prepare_lite
+from mle_gym.grading import Grader
+from mle_gym.spec import all_tasks
+
+TASKS = [spec.slug for spec in all_tasks()]
+SPECS = {spec.slug: spec for spec in all_tasks()}
+
+
+@pytest.fixture(scope="module")
+def lite():
+    cache: dict = {}
+
+    def get(slug):
+        if slug not in cache:
+            cache[slug] = prepare(slug, "lite")
+        return cache[slug]
+
+    return get
+
+
+def tree(root):
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("slug", TASKS)
+def test_folder_is_complete(slug):
+    spec = SPECS[slug]
+    for name in ("task.yaml", "description.md", "lite.py", "prepare.py",
+                 "solutions/fast.py", "solutions/strong.py"):
+        assert (spec.folder / name).is_file(), name
+    for key in ("sample", "fast", "strong"):
+        assert getattr(spec.lite_scores, key) is not None, f"lite_scores.{key}"
+    assert spec.better(spec.lite_scores.strong, spec.lite_scores.fast)
+    assert spec.better(spec.lite_scores.fast, spec.lite_scores.sample)
+    text = spec.description
+    assert "MLE_INPUT_DIR" in text and "MLE_SUBMISSION_PATH" in text
+
+
+@pytest.mark.parametrize("slug", TASKS)
+def test_lite_generation_is_deterministic(slug, tmp_path):
+    spec = SPECS[slug]
+    a = prepare_lite(spec, seed=5, root=tmp_path / "a")
+    b = prepare_lite(spec, seed=5, root=tmp_path / "b")
+    files = tree(a.root)
+    assert files == tree(b.root)
+    mismatch = [f for f in files if not filecmp.cmp(a.root / f, b.root / f, shallow=False)]
+    assert not mismatch
+    again = prepare_lite(spec, seed=5, root=tmp_path / "a")  # cached: nothing rewritten
+    assert tree(again.root) == files
+
+
+@pytest.mark.parametrize("slug", TASKS)
+def test_public_files_follow_the_spec(slug, lite):
+    spec, data = SPECS[slug], lite(slug)
+    for entry in spec.public_files:
+        path = data.public / entry.name
+        assert path.exists(), entry.name
+        if entry.columns and path.suffix == ".csv":
+            assert list(pd.read_csv(path, nrows=2).columns) == entry.columns, entry.name
+    answers = pd.read_csv(data.answers_path, nrows=2)
+    assert set([spec.id_column, *spec.target_columns]) <= set(answers.columns)
+
+
+@pytest.mark.parametrize("slug", TASKS)
+def test_sample_is_valid_and_answers_are_perfect(slug, lite):
+    spec, data = SPECS[slug], lite(slug)
+    grader = Grader(data)
+    sample = next(data.public.glob("sample*"))
+    score = grader.grade(sample).score
+    assert score == pytest.approx(spec.lite_scores.sample, abs=0.02)
+    answers = pd.read_csv(data.answers_path)
+    assert grader.grade(answers).score == pytest.approx(grader.metric.perfect, abs=1e-9)
+
+
+@pytest.mark.parametrize("slug", TASKS)
+def test_check_env(slug):
+    env = gym.make(SPECS[slug].env_id, sandbox="local")  # a random action never parses
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+@pytest.mark.parametrize("slug", TASKS)
+def test_cli_grades_the_sample(slug, lite):
+    sample = next(lite(slug).public.glob("sample*"))
+    out = subprocess.run([sys.executable, "-m", "mle_gym.cli", "grade", slug, str(sample), "--json"],
+                         capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["valid"] and {"public", "private", "score"} <= set(result)
+
+
+def test_cli_lists_every_task():
+    out = subprocess.run([sys.executable, "-m", "mle_gym.cli", "tasks"], capture_output=True,
+                         text=True, check=True).stdout
+    for spec in all_tasks():
+        assert spec.slug in out and spec.metric in out
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("slug", TASKS)
+def test_reference_programs_in_docker(slug, docker_sandbox):
+    spec = SPECS[slug]
+    env = gym.make(spec.env_id, sandbox=docker_sandbox, max_steps=2)
+    env.reset(seed=0)
+    infos = {}
+    for name in ("fast", "strong"):
+        _, _, _, _, info = env.step((spec.folder / "solutions" / f"{name}.py").read_text())
+        assert info["valid_submission"], (name, info["invalid_reason"], info["stderr_tail"][-1500:])
+        assert "model_trained" in info["milestones"]
+        infos[name] = info
+    env.close()
+    assert spec.better(infos["strong"]["score"], infos["fast"]["score"])
