@@ -60,10 +60,8 @@ def test_interrupted_preparation_leaves_no_half_folder(tmp_path, monkeypatch):
     assert not target.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_unknown_data_gets_a_clear_message(tmp_path):
+def test_a_folder_that_is_not_prepared_gets_a_clear_message(tmp_path):
     from mle_gym.data import DataNotAvailable
 
     with pytest.raises(DataNotAvailable, match="public/ and private/"):
         prepare("spooky-author", tmp_path)
-    with pytest.raises(DataNotAvailable, match="data='lite'"):
-        prepare("spooky-author", "full")
