@@ -93,7 +93,7 @@ def task_prompt(spec: TaskSpec, public: Path, time_limit: float, memory_limit: s
   columns: {", ".join([spec.id_column, *spec.target_columns])}.
 - Metric: {spec.metric} ({better}), computed on held-out test answers you cannot see.
 - Limits: {time_limit:g} s wall-clock, {memory_limit} memory, {cpus:g} CPU(s), no network.
-- Installed: numpy, pandas, scipy, scikit-learn, lightgbm.
+- Installed: numpy, pandas, scipy, scikit-learn, lightgbm, Pillow.
 - Print your validation score; it is shown back to you.
 
 Answer with a short plan, then the whole program in one ```python block."""
