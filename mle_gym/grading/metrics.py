@@ -100,11 +100,12 @@ def integer_labels(frame: pd.DataFrame, columns: list[str], options: Options) ->
 
 def text_values(frame: pd.DataFrame, columns: list[str], options: Options) -> np.ndarray:
     """Strings; an empty cell is the empty string."""
-    return frame[columns].fillna("").astype(str).to_numpy()
+    return text_truth(frame, columns)
 
 
 def text_truth(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    return frame[columns].fillna("").astype(str).to_numpy()
+    # object first: an all-empty column is read as floats, and fillna("") on floats warns.
+    return frame[columns].astype(object).fillna("").astype(str).to_numpy()
 
 
 # -- scores --------------------------------------------------------------------------------
@@ -124,7 +125,14 @@ def mean_column_roc_auc(pred: np.ndarray, truth: np.ndarray, options: Options) -
 
 
 def quadratic_weighted_kappa(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
-    return float(cohen_kappa_score(truth[:, 0].astype(np.int64), pred[:, 0], weights="quadratic"))
+    # The task's labels fix the weight matrix, so a grade absent from one half of the test
+    # set does not shift the distances (the same as MLE-bench whenever every grade occurs).
+    labels = options.get("labels")
+    return float(
+        cohen_kappa_score(
+            truth[:, 0].astype(np.int64), pred[:, 0], weights="quadratic", labels=labels
+        )
+    )
 
 
 def accuracy(pred: np.ndarray, truth: np.ndarray, options: Options) -> float:
