@@ -13,10 +13,12 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from mle_gym.data import prepare, prepare_lite
-from mle_gym.grading import Grader
+from mle_gym.grading import Grader, InvalidSubmission
 from mle_gym.spec import all_tasks
 
 TASKS = [spec.slug for spec in all_tasks()]
+# A constant sample submission has no Pearson correlation: the grader must reject it.
+CONSTANT_IS_INVALID = {"pearson"}
 SPECS = {spec.slug: spec for spec in all_tasks()}
 
 
@@ -80,8 +82,11 @@ def test_sample_is_valid_and_answers_are_perfect(slug, lite):
     spec, data = SPECS[slug], lite(slug)
     grader = Grader(data)
     sample = next(data.public.glob("sample*"))
-    score = grader.grade(sample).score
-    assert score == pytest.approx(spec.lite_scores.sample, abs=0.02)
+    if spec.metric in CONSTANT_IS_INVALID:
+        with pytest.raises(InvalidSubmission, match="undefined for a constant"):
+            grader.grade(sample)
+    else:
+        assert grader.grade(sample).score == pytest.approx(spec.lite_scores.sample, abs=0.02)
     answers = pd.read_csv(data.answers_path)
     assert grader.grade(answers).score == pytest.approx(grader.metric.perfect, abs=1e-9)
 
@@ -97,9 +102,13 @@ def test_check_env(slug):
 def test_cli_grades_the_sample(slug, lite):
     sample = next(lite(slug).public.glob("sample*"))
     out = subprocess.run([sys.executable, "-m", "mle_gym.cli", "grade", slug, str(sample), "--json"],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True)
     result = json.loads(out.stdout)
-    assert result["valid"] and {"public", "private", "score"} <= set(result)
+    if SPECS[slug].metric in CONSTANT_IS_INVALID:
+        assert out.returncode == 1 and not result["valid"] and result["reason"]
+    else:
+        assert out.returncode == 0
+        assert result["valid"] and {"public", "private", "score"} <= set(result)
 
 
 def test_cli_lists_every_task():
