@@ -87,6 +87,7 @@ class DockerSandbox(Sandbox):
                     "PYTHONDONTWRITEBYTECODE": "1",
                     "MPLCONFIGDIR": "/tmp",
                     "OMP_NUM_THREADS": threads,
+                    "OMP_WAIT_POLICY": "PASSIVE",  # idle OpenMP threads sleep: no stalls when CPUs are shared
                     "OPENBLAS_NUM_THREADS": threads,
                     "MKL_NUM_THREADS": threads,
                     "MLE_INPUT_DIR": "/step/input",
