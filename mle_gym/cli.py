@@ -16,10 +16,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         keys = ("slug", "metric", "direction", "kaggle_id")
         print(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], indent=2))
         return 0
-    width = max(len(r[0]) for r in rows)
-    print(f"{'task':<{width}}  metric      better  kaggle id")
+    w_task, w_metric = (max(len(r[i]) for r in rows) for i in (0, 1))
+    print(f"{'task':<{w_task}}  {'metric':<{w_metric}}  better  kaggle id")
     for slug, metric, direction, kaggle in rows:
-        print(f"{slug:<{width}}  {metric:<10}  {direction:<6}  {kaggle}")
+        print(f"{slug:<{w_task}}  {metric:<{w_metric}}  {direction:<6}  {kaggle}")
     return 0
 
 
