@@ -19,7 +19,7 @@ from mle_gym.sandbox.base import RunRequest, RunResult, Sandbox, StepFolder, par
 WEAK_ISOLATION_WARNING = (
     "mle-gym is running programs with the LOCAL sandbox: no container, network allowed, "
     "your files readable (including the graded answers). Install and start Docker for real "
-    "isolation: see `mle-gym sandbox doctor`."
+    "isolation (`sudo make docker` from the repository starts one on Debian or Ubuntu)."
 )
 
 GRACE_SECONDS = 5.0
