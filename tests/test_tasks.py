@@ -132,3 +132,17 @@ def test_reference_programs_in_docker(slug, docker_sandbox):
         infos[name] = info
     env.close()
     assert spec.better(infos["strong"]["score"], infos["fast"]["score"])
+
+
+@pytest.mark.parametrize("slug", TASKS)
+def test_full_preparation_names_missing_raw_files(slug, tmp_path, monkeypatch):
+    from mle_gym.data import DataNotAvailable, load_task_module
+
+    monkeypatch.setenv("MLE_GYM_CACHE", str(tmp_path / "cache"))
+    required = load_task_module(SPECS[slug], "prepare").RAW_FILES
+    assert required, "prepare.py must list the files it needs in RAW_FILES"
+    empty = tmp_path / "download"
+    empty.mkdir()
+    with pytest.raises(DataNotAvailable, match=f"lacks {required[0]}"):
+        prepare(slug, "full", raw=empty)
+    assert not (tmp_path / "cache" / slug / "full").exists()
