@@ -104,14 +104,6 @@ def test_grader_matches_rows_by_position(prepared: Path) -> None:
     assert grade_file(data, flipped).score == 0.0
 
 
-def test_missing_raw_file_is_named(raw: Path, tmp_path: Path) -> None:
-    partial = tmp_path / "raw"
-    partial.mkdir()
-    (partial / "train.csv").write_bytes((raw / "train.csv").read_bytes())
-    with pytest.raises(FileNotFoundError, match="test_with_solutions.csv"):
-        _module("prepare").prepare_full(partial, tmp_path / "public", tmp_path / "private")
-
-
 def test_lite_is_deterministic_and_shaped_like_kaggle(tmp_path: Path) -> None:
     lite = _module("lite")
     a = lite._draw(np.random.default_rng(3), 50, set())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
 from pathlib import Path
 
 import numpy as np
@@ -75,20 +74,8 @@ def test_prepare_full_reproduces_mlebench_split(lite, tmp_path):
     assert list(sample["score"]) == list(expected)
 
 
-def test_missing_raw_file_is_named(tmp_path):
-    prepare = load_task_module(SPEC, "prepare")
-    assert prepare.RAW_FILES == ["train.csv"]
-    (tmp_path / "raw").mkdir()
-    with pytest.raises(FileNotFoundError, match="train.csv"):
-        prepare.prepare_full(tmp_path / "raw", tmp_path / "public", tmp_path / "private")
-
-
-def test_lite_schema_and_determinism(lite, tmp_path):
+def test_lite_schema(lite, tmp_path):
     lite.generate(tmp_path / "a", seed=2)
-    lite.generate(tmp_path / "b", seed=2)
-    for name in ["public/train.csv", "public/test.csv", "public/sample_submission.csv",
-                 "private/answers.csv"]:
-        assert filecmp.cmp(tmp_path / "a" / name, tmp_path / "b" / name, shallow=False), name
     read = {"dtype": {"essay_id": str}}
     train = pd.read_csv(tmp_path / "a" / "public" / "train.csv", **read)
     test = pd.read_csv(tmp_path / "a" / "public" / "test.csv", **read)

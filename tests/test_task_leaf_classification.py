@@ -87,32 +87,12 @@ def test_prepare_full_reproduces_mlebench_split(lite, tmp_path):
     assert np.allclose(sample[species].to_numpy(), 1 / 99)
 
 
-def test_missing_raw_file_is_named(tmp_path):
-    prepare = load_task_module(SPEC, "prepare")
-    assert prepare.RAW_FILES == ["train.csv", "images"]
-    raw = tmp_path / "raw"
-    (raw / "images").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match="train.csv"):
-        prepare.prepare_full(raw, tmp_path / "public", tmp_path / "private")
-    pd.DataFrame({"id": [1], "species": ["Acer_Mono"], **dict.fromkeys(FEATURES, [0.1])}).to_csv(
-        raw / "train.csv", index=False)
-    with pytest.raises(FileNotFoundError, match="1.jpg"):
-        prepare.prepare_full(raw, tmp_path / "public", tmp_path / "private")
-    (raw / "images").rmdir()
-    with pytest.raises(FileNotFoundError, match="images"):
-        prepare.prepare_full(raw, tmp_path / "public", tmp_path / "private")
-
-
-def test_lite_schema_and_determinism(lite, tmp_path):
+def test_lite_schema(lite, tmp_path):
     lite.generate(tmp_path / "a", seed=1)
-    lite.generate(tmp_path / "b", seed=1)
-    a, b = tmp_path / "a", tmp_path / "b"
+    a = tmp_path / "a"
     train = pd.read_csv(a / "public" / "train.csv")
     test = pd.read_csv(a / "public" / "test.csv")
     answers = pd.read_csv(a / "private" / "answers.csv")
-    for name in ["public/train.csv", "public/test.csv", "public/sample_submission.csv",
-                 "private/answers.csv", f"public/images/{test['id'][0]}.jpg"]:
-        assert filecmp.cmp(a / name, b / name, shallow=False), name
     species = list(lite.SPECIES)
     assert len(species) == len(set(species)) == 99
     assert list(train.columns) == ["id", "species", *FEATURES]

@@ -91,17 +91,6 @@ def test_prepare_full_reproduces_mlebench_split(lite, prepare_module, tmp_path):
             assert text == raw_geometry[old_id]
 
 
-def test_prepare_full_names_a_missing_raw_file(lite, prepare_module, tmp_path):
-    raw = tmp_path / "raw"
-    write_raw(lite, raw)
-    (raw / "train" / "17" / "geometry.xyz").unlink()
-    with pytest.raises(FileNotFoundError, match="geometry file.*ids 17"):
-        prepare_module.prepare_full(raw, tmp_path / "public", tmp_path / "private")
-    (raw / "train.csv").unlink()
-    with pytest.raises(FileNotFoundError, match="train.csv"):
-        prepare_module.prepare_full(raw, tmp_path / "public", tmp_path / "private")
-
-
 def test_full_pipeline_from_the_kaggle_archive(lite, tmp_path, monkeypatch):
     """Kaggle's zip holds train.csv.zip and train.zip (with a train/ folder inside)."""
     from mle_gym.data import prepare

@@ -87,31 +87,11 @@ def test_prepare_full_reproduces_mlebench_split(lite, tmp_path):
     assert (sample[CLASSES] == 0.25).all().all()
 
 
-def test_missing_raw_file_is_named(tmp_path):
-    prepare = load_task_module(SPEC, "prepare")
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    pd.DataFrame({"image_id": ["Train_0"], **dict.fromkeys(CLASSES, [0])}).to_csv(
-        raw / "train.csv", index=False)
-    with pytest.raises(FileNotFoundError, match="images"):
-        prepare.prepare_full(raw, tmp_path / "public", tmp_path / "private")
-    (raw / "images").mkdir()
-    with pytest.raises(FileNotFoundError, match="Train_0.jpg"):
-        prepare.prepare_full(raw, tmp_path / "public", tmp_path / "private")
-    (raw / "train.csv").unlink()
-    with pytest.raises(FileNotFoundError, match="train.csv"):
-        prepare.prepare_full(raw, tmp_path / "public", tmp_path / "private")
-
-
-def test_lite_schema_and_determinism(lite, tmp_path):
+def test_lite_schema(lite, tmp_path):
     from PIL import Image
 
     lite.generate(tmp_path / "a", seed=3)
-    lite.generate(tmp_path / "b", seed=3)
-    a, b = tmp_path / "a", tmp_path / "b"
-    for name in ["public/train.csv", "public/test.csv", "public/sample_submission.csv",
-                 "private/answers.csv", "public/images/Train_0.jpg", "public/images/Test_7.jpg"]:
-        assert filecmp.cmp(a / name, b / name, shallow=False), name
+    a = tmp_path / "a"
     train = pd.read_csv(a / "public" / "train.csv")
     test = pd.read_csv(a / "public" / "test.csv")
     answers = pd.read_csv(a / "private" / "answers.csv")

@@ -95,13 +95,6 @@ def test_real_test_size_needs_the_full_file(lite, tmp_path):
         prep.prepare_full(raw, tmp_path / "public", tmp_path / "private")
 
 
-def test_missing_raw_file_is_named(prep, tmp_path):
-    (tmp_path / "raw").mkdir()
-    (tmp_path / "raw" / "test.csv").write_text("id\n")
-    with pytest.raises(FileNotFoundError, match="train.csv"):
-        prep.prepare_full(tmp_path / "raw", tmp_path / "public", tmp_path / "private")
-
-
 def test_lite_matches_the_spec(lite, tmp_path):
     lite.generate(tmp_path / "a", seed=1)
     train = pd.read_csv(tmp_path / "a" / "public" / "train.csv")
