@@ -13,28 +13,15 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from mle_gym.data import TaskData, prepare
-from mle_gym.grading import Grade, Grader, InvalidSubmission
-from mle_gym.instrument import InstrumentationError, extract_code, get_instrumenter
-from mle_gym.instrument.milestones import MILESTONES
+from mle_gym.grading import Grade
+from mle_gym.instrument import extract_code
 from mle_gym.prompt import CHARSET, MAX_OBSERVATION_CHARS, Attempt, observation, task_prompt
-from mle_gym.reward import Anchors, compute_reward, get_reward_config
-from mle_gym.sandbox import RunRequest, Sandbox, SandboxError, make_sandbox
-from mle_gym.spec import load_task
+from mle_gym.sandbox import Sandbox, make_sandbox
+from mle_gym.step import ExitCode, Score, TaskRuntime, Validation, run_step, validate_step
 
 MODES = ("scratch", "improve", "mixed")
 
 
-# Gymnasium's vector envs give an info key a numeric array when the first env's value is a
-# plain int or float, and then fail on another env's None. ``score`` and ``exit_code`` may be
-# None (no valid submission, program never ran), so they are these subclasses: they behave
-# as numbers everywhere, and vector envs collect them into object arrays beside None.
-class Score(float):
-    """A score in ``info``: a float that vector envs keep next to ``None``."""
-
-
-class ExitCode(int):
-    """An exit code in ``info``: an int that vector envs keep next to ``None``."""
 KNOWN_KWARGS = (
     "data",
     "sandbox",
@@ -73,13 +60,28 @@ class MLEEnv(gym.Env[str, str]):
                 f"unknown keyword argument(s) {', '.join(unknown)} for mle-gym; "
                 f"known: {', '.join(KNOWN_KWARGS)}"
             )
-        self.spec_task = load_task(task)
-        spec = self.spec_task
-        self.data: TaskData = prepare(spec, kwargs.get("data", "lite"), kwargs.get("data_seed", 0))
-        limits = spec.full_limits if self.data.flavour == "full" else spec.limits
-        self.time_limit = float(kwargs.get("time_limit") or limits.time_limit)
-        self.memory_limit = str(kwargs.get("memory_limit") or limits.memory_limit)
-        self.cpus = float(kwargs.get("cpus") or limits.cpus)
+        self.runtime = TaskRuntime.create(
+            task,
+            data=kwargs.get("data", "lite"),
+            data_seed=kwargs.get("data_seed", 0),
+            time_limit=kwargs.get("time_limit"),
+            memory_limit=kwargs.get("memory_limit"),
+            cpus=kwargs.get("cpus"),
+            instrumenter=kwargs.get("instrumenter"),
+            reward=kwargs.get("reward"),
+        )
+        runtime = self.runtime
+        self.spec_task = spec = runtime.spec
+        self.data = runtime.data
+        self.grader = runtime.grader
+        self.anchors = runtime.anchors
+        self.instrumenter = runtime.instrumenter
+        self.reward_config = runtime.reward_config
+        self.time_limit, self.memory_limit, self.cpus = (
+            runtime.time_limit,
+            runtime.memory_limit,
+            runtime.cpus,
+        )
         self.max_steps = int(kwargs.get("max_steps", 3))
         if self.max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -87,13 +89,8 @@ class MLEEnv(gym.Env[str, str]):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         self.render_mode = kwargs.get("render_mode")
-        self.instrumenter = get_instrumenter(kwargs.get("instrumenter"))
-        self.reward_config = get_reward_config(kwargs.get("reward"))
-        scores = spec.scores(self.data.flavour)
-        self.anchors = Anchors(spec.direction, scores.sample, scores.reference)
         self._sandbox_choice: str | Sandbox = kwargs.get("sandbox", "auto")
         self._sandbox: Sandbox | None = None
-        self.grader = Grader(self.data)
 
         self.observation_space = spaces.Text(max_length=MAX_OBSERVATION_CHARS, charset=CHARSET)
         self.action_space = spaces.Text(max_length=MAX_OBSERVATION_CHARS, charset=CHARSET)
@@ -106,6 +103,7 @@ class MLEEnv(gym.Env[str, str]):
         self._steps = 0
         self._obs = ""
         self.last_grade: Grade | None = None
+        self.last_instrumented: str | None = None
 
     # -- Gymnasium API -------------------------------------------------------------------
 
@@ -147,7 +145,10 @@ class MLEEnv(gym.Env[str, str]):
             raise TypeError(f"an action is program text (str), not {type(action).__name__}")
         self._steps += 1
         code = extract_code(action)
-        info = self._run(code)
+        outcome = run_step(self.runtime, self.sandbox, code, step=self._steps)
+        self.last_grade = outcome.grade
+        self.last_instrumented = outcome.instrumented
+        info = outcome.info
         self._history.append(
             Attempt(
                 program=code,
@@ -159,6 +160,7 @@ class MLEEnv(gym.Env[str, str]):
                 stdout=info["stdout_tail"],
                 stderr=info["stderr_tail"],
                 reward=info["reward"],
+                diagnostics=info["diagnostics"],
             )
         )
         attempt = self._history[-1]
@@ -192,90 +194,17 @@ class MLEEnv(gym.Env[str, str]):
             self._sandbox = make_sandbox(self._sandbox_choice)
         return self._sandbox
 
-    def _run(self, code: str) -> dict[str, Any]:
-        info: dict[str, Any] = {
-            "duration": 0.0,
-            "milestones": [],
-            "milestone_times": {},
-            "valid_submission": False,
-            "score": None,
-            "invalid_reason": None,
-            "exit_code": None,
-            "timed_out": False,
-            "oom": False,
-            "no_model_trained": False,
-            "stdout_tail": "",
-            "stderr_tail": "",
-            "instrumenter": self.instrumenter.name,
-            "sandbox": None,
-            "step": self._steps,
-        }
-        self.last_grade = None
-        try:
-            program = self.instrumenter.instrument(code)
-        except InstrumentationError as exc:
-            info["invalid_reason"] = f"the program could not be run: {exc}"
-            return self._finish(info)
+    def validate(self, action: str) -> Validation:
+        """Run a program and say whether its submission has the right format.
 
-        request = RunRequest(
-            program=program.source,
-            public_dir=self.data.public,
-            submission_file=self.spec_task.submission_file,
-            time_limit=self.time_limit,
-            memory_limit=self.memory_limit,
-            cpus=self.cpus,
-        )
-        with self.sandbox.run(request) as result:
-            if result.sandbox_error:
-                raise SandboxError(result.sandbox_error)
-            reached = [name for name, _ in result.milestones if name in MILESTONES]
-            times = {name: t for name, t in result.milestones if name in MILESTONES}
-            if result.submission is not None:
-                reached.append("submission_written")
-                times["submission_written"] = result.duration
-            info.update(
-                duration=result.duration,
-                milestones=reached,
-                milestone_times=times,
-                exit_code=None if result.exit_code is None else ExitCode(result.exit_code),
-                timed_out=result.timed_out,
-                oom=result.oom,
-                stdout_tail=result.stdout,
-                stderr_tail=result.stderr,
-                sandbox=result.backend,
-            )
-            if result.submission is None:
-                info["invalid_reason"] = result.submission_problem or self._why_no_submission(info)
-            else:
-                try:
-                    self.last_grade = self.grader.grade(result.submission)
-                    info.update(valid_submission=True, score=Score(self.last_grade.public))
-                except InvalidSubmission as exc:
-                    info["invalid_reason"] = exc.reason
-        info["no_model_trained"] = info["valid_submission"] and "model_trained" not in reached
-        return self._finish(info)
-
-    def _why_no_submission(self, info: dict[str, Any]) -> str:
-        path = f"submission/{self.spec_task.submission_file}"
-        if info["timed_out"]:
-            return f"the program ran past the {self.time_limit:g} s time limit and was stopped"
-        if info["oom"]:
-            return f"the program ran out of memory (limit {self.memory_limit})"
-        if info["exit_code"]:
-            return f"the program failed (exit code {info['exit_code']}) before writing {path}"
-        return f"the program finished without writing {path}"
-
-    def _finish(self, info: dict[str, Any]) -> dict[str, Any]:
-        reward, parts = compute_reward(
-            self.reward_config,
-            self.anchors,
-            milestones=len(info["milestones"]),
-            score=info["score"],
-            no_model=info["no_model_trained"],
-        )
-        info["reward"] = reward
-        info["reward_components"] = parts
-        return info
+        Like MLE-bench's validation server, without a server in the container: the program
+        runs in the sandbox as a step would, the submission is checked (columns, ids,
+        values), and the answer is valid or invalid with a reason, never a score. It does
+        not count as a step, change the observation or give a reward.
+        """
+        if not isinstance(action, str):
+            raise TypeError(f"an action is program text (str), not {type(action).__name__}")
+        return validate_step(self.runtime, self.sandbox, extract_code(action))
 
     def _summary(self, info: dict[str, Any]) -> str:
         score = "invalid" if info["score"] is None else f"{info['score']:.4f}"
@@ -290,4 +219,4 @@ def attempt_as_dict(attempt: Attempt) -> dict[str, Any]:
     return dataclasses.asdict(attempt)
 
 
-__all__ = ["MLEEnv", "attempt_as_dict"]
+__all__ = ["ExitCode", "MLEEnv", "Score", "attempt_as_dict"]

@@ -6,6 +6,7 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mle_gym.diagnostics import format_diagnostics
 from mle_gym.spec import TaskSpec
 
 MAX_OBSERVATION_CHARS = 1 << 16
@@ -50,6 +51,7 @@ class Attempt:
     stdout: str = ""
     stderr: str = ""
     reward: float | None = None
+    diagnostics: dict = field(default_factory=dict)
 
     @classmethod
     def from_previous(cls, previous: str | dict) -> Attempt:
@@ -94,7 +96,7 @@ def task_prompt(spec: TaskSpec, public: Path, time_limit: float, memory_limit: s
 - Metric: {spec.metric} ({better}), computed on held-out test answers you cannot see.
 - Limits: {time_limit:g} s wall-clock, {memory_limit} memory, {cpus:g} CPU(s), no network.
 - Installed: numpy, pandas, scipy, scikit-learn, lightgbm, Pillow.
-- Print your validation score; it is shown back to you.
+- Print your validation score and a line `MODEL APPROACH: ...`; they are shown back to you.
 
 Answer with a short plan, then the whole program in one ```python block."""
 
@@ -111,6 +113,9 @@ def attempt_report(attempt: Attempt, title: str) -> str:
         f"milestones reached: {', '.join(attempt.milestones) or 'none'}.",
         "```python\n" + clip(attempt.program, PROGRAM_CHARS, keep="head") + "\n```",
     ]
+    reported = format_diagnostics(attempt.diagnostics)
+    if reported:
+        parts.append("What the program reported (model, validation):\n" + reported)
     if attempt.stdout.strip():
         parts.append("Standard output (tail):\n```\n" + clip(attempt.stdout, OUTPUT_CHARS) + "\n```")
     if attempt.stderr.strip():

@@ -72,6 +72,10 @@ class Grader:
             )
         return Grade(*scores, n_rows=len(aligned))
 
+    def check(self, submission: Path | pd.DataFrame) -> None:
+        """Raise InvalidSubmission if ``grade`` would; reveal nothing about the score."""
+        self.grade(submission)
+
 
 def medal(spec: TaskSpec, score: float) -> dict[str, object]:
     """Kaggle medal and above-median flags from the full-data thresholds in task.yaml."""

@@ -1,0 +1,248 @@
+"""One step without an episode: instrument a program, run it, grade it, reward it.
+
+:class:`TaskRuntime` holds what a step needs for one task (data, grader, limits, reward
+anchors, instrumenter). :func:`run_step` is the step itself; the environment, the rollout
+pool and the adapters all call it, so a program earns the same reward whichever way it
+arrives. :func:`validate_step` runs a program and checks only the submission's format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mle_gym.data import TaskData, prepare
+from mle_gym.diagnostics import extract_diagnostics
+from mle_gym.grading import Grade, Grader, InvalidSubmission
+from mle_gym.instrument import InstrumentationError, Instrumenter, get_instrumenter
+from mle_gym.instrument.milestones import MILESTONES
+from mle_gym.reward import Anchors, RewardConfig, compute_reward, get_reward_config
+from mle_gym.sandbox import RunRequest, RunResult, Sandbox, SandboxError
+from mle_gym.spec import TaskSpec, load_task
+
+
+# Gymnasium's vector envs give an info key a numeric array when the first env's value is a
+# plain int or float, and then fail on another env's None. ``score`` and ``exit_code`` may be
+# None (no valid submission, program never ran), so they are these subclasses: they behave
+# as numbers everywhere, and vector envs collect them into object arrays beside None.
+class Score(float):
+    """A score in ``info``: a float that vector envs keep next to ``None``."""
+
+
+class ExitCode(int):
+    """An exit code in ``info``: an int that vector envs keep next to ``None``."""
+
+
+@dataclass
+class TaskRuntime:
+    """Everything one task's steps share. Cheap to rebuild anywhere from its arguments."""
+
+    spec: TaskSpec
+    data: TaskData
+    grader: Grader
+    anchors: Anchors
+    instrumenter: Instrumenter
+    reward_config: RewardConfig
+    time_limit: float
+    memory_limit: str
+    cpus: float
+
+    @classmethod
+    def create(
+        cls,
+        task: str | TaskSpec,
+        data: str = "lite",
+        data_seed: int = 0,
+        time_limit: float | None = None,
+        memory_limit: str | None = None,
+        cpus: float | None = None,
+        instrumenter: str | Instrumenter | None = None,
+        reward: str | RewardConfig | dict | None = None,
+    ) -> TaskRuntime:
+        spec = task if isinstance(task, TaskSpec) else load_task(task)
+        prepared = prepare(spec, data, data_seed)
+        limits = spec.full_limits if prepared.flavour == "full" else spec.limits
+        scores = spec.scores(prepared.flavour)
+        return cls(
+            spec=spec,
+            data=prepared,
+            grader=Grader(prepared),
+            anchors=Anchors(spec.direction, scores.sample, scores.reference),
+            instrumenter=get_instrumenter(instrumenter),
+            reward_config=get_reward_config(reward),
+            time_limit=float(time_limit or limits.time_limit),
+            memory_limit=str(memory_limit or limits.memory_limit),
+            cpus=float(cpus or limits.cpus),
+        )
+
+    def request(self, source: str) -> RunRequest:
+        return RunRequest(
+            program=source,
+            public_dir=self.data.public,
+            submission_file=self.spec.submission_file,
+            time_limit=self.time_limit,
+            memory_limit=self.memory_limit,
+            cpus=self.cpus,
+        )
+
+
+@dataclass
+class StepOutcome:
+    """``info`` as the environment returns it, plus the grade (private half) for harnesses."""
+
+    info: dict[str, Any]
+    grade: Grade | None = None
+    instrumented: str | None = None  # the program text that ran
+
+    @property
+    def reward(self) -> float:
+        return float(self.info["reward"])
+
+
+def empty_info(runtime: TaskRuntime, step: int) -> dict[str, Any]:
+    return {
+        "duration": 0.0,
+        "milestones": [],
+        "milestone_times": {},
+        "valid_submission": False,
+        "score": None,
+        "invalid_reason": None,
+        "exit_code": None,
+        "timed_out": False,
+        "oom": False,
+        "no_model_trained": False,
+        "stdout_tail": "",
+        "stderr_tail": "",
+        "diagnostics": {},
+        "instrumenter": getattr(runtime.instrumenter, "name", "custom"),
+        "instrumenter_note": None,
+        "sandbox": None,
+        "step": step,
+    }
+
+
+def _execute(
+    runtime: TaskRuntime, sandbox: Sandbox, code: str, info: dict[str, Any]
+) -> tuple[str | None, Any]:
+    """Instrument and run; yields (instrumented source, run context) or (None, None)."""
+    try:
+        program = runtime.instrumenter.instrument(code)
+    except InstrumentationError as exc:
+        info["invalid_reason"] = f"the program could not be run: {exc}"
+        return None, None
+    info["instrumenter_note"] = getattr(program, "note", None)
+    return program.source, sandbox.run(runtime.request(program.source))
+
+
+def _record_run(runtime: TaskRuntime, result: RunResult, info: dict[str, Any]) -> None:
+    if result.sandbox_error:
+        raise SandboxError(result.sandbox_error)
+    reached = [name for name, _ in result.milestones if name in MILESTONES]
+    times = {name: t for name, t in result.milestones if name in MILESTONES}
+    if result.submission is not None:
+        reached.append("submission_written")
+        times["submission_written"] = result.duration
+    info.update(
+        duration=result.duration,
+        milestones=reached,
+        milestone_times=times,
+        exit_code=None if result.exit_code is None else ExitCode(result.exit_code),
+        timed_out=result.timed_out,
+        oom=result.oom,
+        stdout_tail=result.stdout,
+        stderr_tail=result.stderr,
+        diagnostics=extract_diagnostics(result.stdout),
+        sandbox=result.backend,
+    )
+    if result.submission is None:
+        info["invalid_reason"] = result.submission_problem or why_no_submission(runtime, info)
+
+
+def run_step(runtime: TaskRuntime, sandbox: Sandbox, code: str, step: int = 0) -> StepOutcome:
+    """Instrument, run, grade and reward one program. Raises SandboxError if the sandbox broke."""
+    info = empty_info(runtime, step)
+    grade = None
+    source, running = _execute(runtime, sandbox, code, info)
+    if running is not None:
+        with running as result:
+            _record_run(runtime, result, info)
+            if result.submission is not None:
+                try:
+                    grade = runtime.grader.grade(result.submission)
+                    info.update(valid_submission=True, score=Score(grade.public))
+                except InvalidSubmission as exc:
+                    info["invalid_reason"] = exc.reason
+    info["no_model_trained"] = info["valid_submission"] and "model_trained" not in info["milestones"]
+    reward, parts = compute_reward(
+        runtime.reward_config,
+        runtime.anchors,
+        milestones=len(info["milestones"]),
+        score=info["score"],
+        no_model=info["no_model_trained"],
+    )
+    info["reward"] = reward
+    info["reward_components"] = parts
+    return StepOutcome(info=info, grade=grade, instrumented=source)
+
+
+@dataclass
+class Validation:
+    """The result of a validate action: is the submission's format right? Never a score."""
+
+    valid: bool
+    reason: str | None
+    duration: float
+    milestones: list[str] = field(default_factory=list)
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+
+    def message(self) -> str:
+        if self.valid:
+            return "Submission is valid: it has the right columns, ids and values."
+        return f"Submission is not valid: {self.reason}"
+
+
+def validate_step(runtime: TaskRuntime, sandbox: Sandbox, code: str) -> Validation:
+    """Run a program and check the submission it writes, the way MLE-bench's validation
+    server does, without a server in the container and without revealing any score."""
+    info = empty_info(runtime, 0)
+    _, running = _execute(runtime, sandbox, code, info)
+    if running is not None:
+        with running as result:
+            _record_run(runtime, result, info)
+            if result.submission is not None:
+                try:
+                    runtime.grader.check(result.submission)
+                    info["valid_submission"] = True
+                except InvalidSubmission as exc:
+                    info["invalid_reason"] = exc.reason
+    return Validation(
+        valid=info["valid_submission"],
+        reason=info["invalid_reason"],
+        duration=info["duration"],
+        milestones=info["milestones"],
+        stdout_tail=info["stdout_tail"],
+        stderr_tail=info["stderr_tail"],
+    )
+
+
+def why_no_submission(runtime: TaskRuntime, info: dict[str, Any]) -> str:
+    path = f"submission/{runtime.spec.submission_file}"
+    if info["timed_out"]:
+        return f"the program ran past the {runtime.time_limit:g} s time limit and was stopped"
+    if info["oom"]:
+        return f"the program ran out of memory (limit {runtime.memory_limit})"
+    if info["exit_code"]:
+        return f"the program failed (exit code {info['exit_code']}) before writing {path}"
+    return f"the program finished without writing {path}"
+
+
+__all__ = [
+    "ExitCode",
+    "Score",
+    "StepOutcome",
+    "TaskRuntime",
+    "Validation",
+    "run_step",
+    "validate_step",
+]
