@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv demo test test-all lint bench docker image clean
+.PHONY: venv venv-test demo test test-all lint bench docker image clean
 
 venv: $(VENV)/.installed
 
@@ -19,11 +19,18 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/mle-gym demo
 
-test: venv lint
+# The tests also exercise the training baselines (CPU torch, TRL) and the Ray pool backend.
+venv-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev,train,ray]"
+	touch $@
+
+test: venv-test lint
 	$(BIN)/python -m pytest
 
 # Everything, soak and long runs included.
-test-all: venv
+test-all: venv-test
 	$(BIN)/python -m pytest -m ""
 
 lint: venv
