@@ -23,7 +23,7 @@ demo: venv
 venv-test: $(VENV)/.installed-test
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[dev,train,ray]"
+	$(BIN)/pip install --quiet -e ".[dev,train,ray,plots]"
 	touch $@
 
 test: venv-test lint

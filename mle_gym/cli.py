@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default="spooky-author")
     p.add_argument("--sandbox", default="auto", choices=["auto", "docker", "local"])
     p.set_defaults(func=cmd_demo)
+
+    from mle_gym.leaderboard.cli import add_parser as add_leaderboard
+
+    add_leaderboard(sub)
     return parser
 
 

@@ -17,7 +17,15 @@ from mle_gym.grading import Grade
 from mle_gym.instrument import extract_code
 from mle_gym.prompt import CHARSET, MAX_OBSERVATION_CHARS, Attempt, observation, task_prompt
 from mle_gym.sandbox import Sandbox, make_sandbox
-from mle_gym.step import ExitCode, Score, TaskRuntime, Validation, run_step, validate_step
+from mle_gym.step import (
+    ExitCode,
+    Score,
+    StepOutcome,
+    TaskRuntime,
+    Validation,
+    run_step,
+    validate_step,
+)
 
 MODES = ("scratch", "improve", "mixed")
 
@@ -71,6 +79,7 @@ class MLEEnv(gym.Env[str, str]):
             reward=kwargs.get("reward"),
         )
         runtime = self.runtime
+        self.data_seed = int(kwargs.get("data_seed", 0))  # seed of the lite data
         self.spec_task = spec = runtime.spec
         self.data = runtime.data
         self.grader = runtime.grader
@@ -143,9 +152,17 @@ class MLEEnv(gym.Env[str, str]):
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if not isinstance(action, str):
             raise TypeError(f"an action is program text (str), not {type(action).__name__}")
-        self._steps += 1
         code = extract_code(action)
-        outcome = run_step(self.runtime, self.sandbox, code, step=self._steps)
+        outcome = run_step(self.runtime, self.sandbox, code, step=self._steps + 1)
+        return self.advance(code, outcome)
+
+    def advance(
+        self, code: str, outcome: StepOutcome
+    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Advance the episode with a program that ran elsewhere (e.g. in the rollout pool,
+        via :func:`mle_gym.step.run_step` on this task): the same bookkeeping as ``step``."""
+        self._steps += 1
+        outcome.info["step"] = self._steps
         self.last_grade = outcome.grade
         self.last_instrumented = outcome.instrumented
         info = outcome.info

@@ -1,0 +1,217 @@
+"""Leaderboard: aggregation on hand-made records, the results store, and the rendered page."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from mle_gym.leaderboard.aggregate import aggregate, normalise, sem
+from mle_gym.leaderboard.render import build
+from mle_gym.leaderboard.store import EpisodeSpec, ResultsStore
+from mle_gym.spec import load_task
+
+
+def step(score, private=None, valid=True, duration=1.0):
+    return {
+        "score": score,
+        "private_score": private if private is not None else score,
+        "valid": valid,
+        "duration": duration,
+        "milestones": [],
+        "invalid_reason": None if valid else "broken",
+    }
+
+
+def record(agent, task, seed, steps, data="lite", error=None):
+    spec = EpisodeSpec(agent, task, seed, data)
+    return {"key": spec.key(), **spec.as_dict(), "steps": steps, "error": error}
+
+
+def test_sem_matches_the_textbook_formula():
+    values = [0.5, 0.7, 0.9]
+    mean = sum(values) / 3
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / 2)
+    assert sem(values) == pytest.approx(sd / math.sqrt(3))
+    assert sem([0.4]) is None
+
+
+def test_normalised_score_maps_sample_to_zero_and_reference_to_one_in_both_directions():
+    spooky = load_task("spooky-author")  # log loss, lower is better
+    lite = spooky.lite_scores
+    assert normalise(spooky, "lite", lite.sample) == pytest.approx(0.0)
+    assert normalise(spooky, "lite", lite.strong) == pytest.approx(1.0)
+    halfway = (lite.sample + lite.strong) / 2
+    assert normalise(spooky, "lite", halfway) == pytest.approx(0.5)
+    assert normalise(spooky, "lite", 30.0) == 0.0  # a catastrophe counts as the sample
+    assert normalise(spooky, "lite", None) == 0.0  # no valid submission
+    assert normalise(spooky, "full", spooky.full_scores.gold) == pytest.approx(1.0)
+    insults = load_task("detecting-insults")  # AUC, higher is better
+    assert normalise(insults, "lite", insults.lite_scores.strong) == pytest.approx(1.0)
+
+
+def test_episode_score_is_the_private_score_of_the_best_public_submission():
+    task = load_task("detecting-insults")  # higher is better
+    steps = [step(0.80, private=0.70), step(0.90, private=0.60), step(None, valid=False)]
+    (row,) = aggregate([record("a", task.slug, 0, steps)])
+    cell = row.cells[task.slug]
+    assert cell.scores == [0.60]  # best public (0.90) is picked; its private half is reported
+    assert cell.valid_rate == 1.0
+    assert cell.steps == 3 and cell.valid_steps == 2
+
+
+def test_mean_sem_valid_rate_and_ranking_over_seeds():
+    slug = "spooky-author"
+    lite = load_task(slug).lite_scores
+    good = [record("good", slug, s, [step(v)]) for s, v in enumerate([0.5, 0.52, 0.54])]
+    weak = [record("weak", slug, 0, [step(0.9)]), record("weak", slug, 1, [step(None, valid=False)])]
+    rows = aggregate(good + weak)
+    assert [r.agent for r in rows] == ["good", "weak"]
+    cell = rows[0].cells[slug]
+    assert cell.mean == pytest.approx(0.52)
+    assert cell.sem == pytest.approx(sem([0.5, 0.52, 0.54]))
+    weak_cell = rows[1].cells[slug]
+    assert weak_cell.valid_rate == 0.5
+    expected = ((0.9 - lite.sample) / (lite.strong - lite.sample) + 0.0) / 2
+    assert weak_cell.mean_normalised == pytest.approx(expected)
+    assert rows[0].medal_rate is None  # lite data: no medals
+
+
+def test_medals_and_above_median_on_full_data():
+    slug = "spooky-author"
+    full = load_task(slug).full_scores
+    records = [
+        record("x", slug, 0, [step(full.gold - 0.01)], data="full"),  # gold
+        record("x", slug, 1, [step(full.median - 0.01)], data="full"),  # above median only
+        record("x", slug, 2, [step(full.sample)], data="full"),
+    ]
+    (row,) = aggregate(records)
+    cell = row.cells[slug]
+    assert cell.medals == ["gold", None, None]
+    assert cell.above_median == [True, True, False]
+    assert row.medal_rate == pytest.approx(1 / 3)
+    assert row.above_median_rate == pytest.approx(2 / 3)
+
+
+def test_errored_episodes_are_counted_apart_and_reruns_replace_records():
+    slug = "spooky-author"
+    records = [
+        record("a", slug, 0, [], error="step 1: Docker failed"),
+        record("a", slug, 0, [step(0.6)]),
+        record("a", slug, 0, [step(0.55)]),  # the same episode again: the last one counts
+    ]
+    (row,) = aggregate(records)
+    assert row.errors == 1
+    assert row.cells[slug].scores == [0.55]
+
+
+def test_store_appends_resumes_and_survives_a_torn_last_line(tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    done = record("a", "spooky-author", 0, [step(0.6)])
+    failed = record("a", "spooky-author", 1, [], error="interrupted")
+    with store.writer("run1") as writer:
+        writer.append(done)
+        writer.append(failed)
+    with (tmp_path / "results" / "run1.jsonl").open("a") as handle:
+        handle.write('{"key": "torn')  # a run killed mid-write
+    assert [r["key"] for r in store.records()] == [done["key"], failed["key"]]
+    assert store.finished_keys() == {done["key"]}  # the errored episode runs again
+    assert all(r["run_id"] == "run1" for r in store.records())
+
+
+def test_episode_keys_are_stable_and_distinguish_configurations():
+    a = EpisodeSpec("template-fast", "spooky-author", 0)
+    assert a.key() == EpisodeSpec("template-fast", "spooky-author", 0).key()
+    assert a.key() != EpisodeSpec("template-fast", "spooky-author", 1).key()
+    assert a.key() != EpisodeSpec("template-fast", "spooky-author", 0, max_steps=5).key()
+    assert a.key() != EpisodeSpec("template-fast", "spooky-author", 0, agent_args={"t": 1}).key()
+
+
+def _sample_rows():
+    records = []
+    for agent, scores in {"strong": [0.50, 0.51, 0.49], "fast": [0.67, 0.66, 0.68]}.items():
+        for seed, value in enumerate(scores):
+            records.append(record(agent, "spooky-author", seed, [step(value, duration=2.0)]))
+            records.append(record(agent, "detecting-insults", seed, [step(0.9 - seed / 100)]))
+    return aggregate(records)
+
+
+def test_build_writes_markdown_html_and_plots_with_the_lite_warning(tmp_path):
+    paths = build(_sample_rows(), tmp_path)
+    md = paths["markdown"].read_text()
+    page = paths["html"].read_text()
+    assert "not comparable" in md and "not comparable" in page
+    assert md.index("| 1 | strong") < md.index("| 2 | fast")
+    assert "Qwen2.5-3B RL (paper)" in md  # the paper's numbers, aside
+    for key in ("normalised", "time"):
+        assert paths[key].stat().st_size > 5_000
+        assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert str(paths[key].relative_to(tmp_path)) in page
+
+
+def test_paper_rows_rank_beside_full_data_runs(tmp_path):
+    slug = "spooky-author"
+    rows = aggregate([record("mine", slug, s, [step(0.3)], data="full") for s in range(3)])
+    paths = build(rows, tmp_path)
+    md = paths["markdown"].read_text()
+    ranking = md.split("## Per task")[0]
+    assert "Qwen2.5-3B RL (paper)" in ranking and "mine" in ranking
+    assert "not comparable" not in md
+    page = paths["html"].read_text()
+    assert 'class="reference"' in page
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_the_page_renders_in_headless_chromium(tmp_path):
+    browser = chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    paths = build(_sample_rows(), tmp_path / "site")
+    shot = tmp_path / "page.png"
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+         paths["html"].as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "<table>" in dom.stdout and "spooky-author" in dom.stdout
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--screenshot={shot}", "--window-size=1200,1600", paths["html"].as_uri()],
+        capture_output=True, timeout=120, check=True,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000  # a blank page compresses to a few KB
+    keep = os.environ.get("MLE_GYM_KEEP_SCREENSHOT")
+    if keep:
+        shutil.copy(shot, keep)
+
+
+def test_cli_build_reports_an_empty_store(tmp_path, capsys):
+    from mle_gym.cli import main
+
+    assert main(["leaderboard", "build", "--results", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "out")]) == 1
+    assert "no results" in capsys.readouterr().out
+
+
+def test_cli_build_from_a_store(tmp_path, capsys):
+    from mle_gym.cli import main
+
+    store = ResultsStore(tmp_path / "results")
+    with store.writer("r") as writer:
+        writer.append(record("a", "spooky-author", 0, [step(0.6)]))
+    assert main(["leaderboard", "build", "--results", str(tmp_path / "results"),
+                 "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "index.html").is_file()
+    lines = (tmp_path / "results" / "r.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["agent"] == "a"
