@@ -16,6 +16,7 @@ SESSION = os.environ.setdefault("MLE_GYM_SESSION", f"pytest-{os.getpid()}")
 import mle_gym  # noqa: E402,F401 - registers the environments
 from mle_gym.data import TaskData, prepare  # noqa: E402
 from mle_gym.spec import load_task  # noqa: E402
+from tests.chat_server import chat_server  # noqa: E402,F401 - a local OpenAI-style server
 
 SPOOKY = "spooky-author"
 IN_CI = bool(os.environ.get("CI"))

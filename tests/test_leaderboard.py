@@ -215,3 +215,36 @@ def test_cli_build_from_a_store(tmp_path, capsys):
     assert (tmp_path / "out" / "index.html").is_file()
     lines = (tmp_path / "results" / "r.jsonl").read_text().splitlines()
     assert json.loads(lines[0])["agent"] == "a"
+
+
+@pytest.mark.docker
+def test_two_agents_on_two_lite_tasks_end_to_end_and_a_rerun_resumes(tmp_path, docker_client):
+    from mle_gym.cli import main
+
+    results, out = tmp_path / "results", tmp_path / "site"
+    args = ["leaderboard", "run", "--agents", "template-fast", "template-strong",
+            "--tasks", "spooky-author", "detecting-insults", "--seeds", "0",
+            "--max-steps", "1", "--workers", "2", "--time-limit", "600", "--results", str(results),
+            "--out", str(out), "--build", "--quiet"]
+    assert main(args) == 0
+    records = ResultsStore(results).records()
+    assert len(records) == 4
+    assert {(r["agent"], r["task"]) for r in records} == {
+        (a, t) for a in ("template-fast", "template-strong")
+        for t in ("spooky-author", "detecting-insults")
+    }
+    for r in records:
+        assert r["error"] is None and r["valid"], r
+        (only,) = r["steps"]
+        assert only["private_score"] is not None and only["duration"] > 0
+    rows = {row.agent: row for row in aggregate(records)}
+    spooky = load_task("spooky-author")
+    fast = rows["template-fast"].cells["spooky-author"].mean
+    strong = rows["template-strong"].cells["spooky-author"].mean
+    assert spooky.better(strong, fast)
+    assert (out / "index.html").is_file() and (out / "LEADERBOARD.md").is_file()
+
+    files = sorted(results.glob("*.jsonl"))
+    assert main(args) == 0  # the same run again: nothing to do
+    assert sorted(results.glob("*.jsonl")) == files
+    assert len(ResultsStore(results).records()) == 4

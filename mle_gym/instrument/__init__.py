@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -30,11 +31,15 @@ class InstrumentedProgram:
     ``source`` is what runs; ``original`` is what the agent wrote. ``milestones`` lists the
     milestones with a hook somewhere in ``source`` (those the program *can* reach), in
     canonical order; ``submission_written`` is never among them (the host checks it).
+    ``note`` says how the program was instrumented when that is worth knowing (the LM
+    instrumenter: ``"lm"``, or ``"static fallback: <why>"``); the environment reports it as
+    ``info["instrumenter_note"]``.
     """
 
     source: str
     original: str
     milestones: tuple[str, ...]
+    note: str | None = None
 
 
 @runtime_checkable
@@ -112,7 +117,8 @@ def extract_code(text: str) -> str:
 
 from mle_gym.instrument.static import StaticInstrumenter  # noqa: E402 - needs the types above
 
-INSTRUMENTERS: dict[str, type] = {"static": StaticInstrumenter}
+# Name -> factory with no arguments ("lm" is registered below, once get_instrumenter exists).
+INSTRUMENTERS: dict[str, Callable[[], Instrumenter]] = {"static": StaticInstrumenter}
 
 
 class _Named:
@@ -127,8 +133,10 @@ class _Named:
 
 
 def get_instrumenter(spec: str | Instrumenter | None = None) -> Instrumenter:
-    """``None`` or ``"static"`` -> :class:`StaticInstrumenter`; an object with
-    ``instrument(code)`` is used as it is; any other name raises ``ValueError``."""
+    """``None`` or ``"static"`` -> :class:`StaticInstrumenter`; ``"lm"`` -> an
+    :class:`LMInstrumenter` on the chat endpoint named by ``MLE_GYM_LLM_BASE_URL`` and
+    ``MLE_GYM_LLM_MODEL`` (an ``LLMError`` says what to set when they are missing); an object
+    with ``instrument(code)`` is used as it is; any other name raises ``ValueError``."""
     if spec is None:
         return StaticInstrumenter()
     if isinstance(spec, str):
@@ -144,6 +152,11 @@ def get_instrumenter(spec: str | Instrumenter | None = None) -> Instrumenter:
     )
 
 
+# The LM instrumenter needs the names above (and only the standard library).
+from mle_gym.instrument.lm import LMInstrumenter  # noqa: E402
+
+INSTRUMENTERS["lm"] = LMInstrumenter.from_env
+
 __all__ = [
     "DESCRIPTIONS",
     "HOOK",
@@ -153,6 +166,7 @@ __all__ = [
     "InstrumentationError",
     "InstrumentedProgram",
     "Instrumenter",
+    "LMInstrumenter",
     "StaticInstrumenter",
     "extract_code",
     "get_instrumenter",
