@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv venv-test demo test test-all lint bench docker image clean
+.PHONY: venv venv-test demo leaderboard test test-all lint bench docker image clean
 
 venv: $(VENV)/.installed
 
@@ -38,6 +38,13 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/step_overhead.py
+
+# The template agents over all twelve lite tasks, three seeds each; resumable (finished
+# episodes in leaderboard/results are skipped), then LEADERBOARD.md and index.html.
+leaderboard: venv
+	$(BIN)/pip install --quiet -e ".[plots]"
+	$(BIN)/mle-gym leaderboard run --agents template-fast template-strong --tasks all \
+		--seeds 0 1 2 --max-steps 2 --workers 2 --results leaderboard/results --out leaderboard --build
 
 # Start a Docker engine on a machine that has none running (needs root).
 docker:
