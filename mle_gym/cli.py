@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mle_gym.spec import all_tasks, load_task
+
+if TYPE_CHECKING:
+    from mle_gym.agents import EpisodeResult, StepRecord
+    from mle_gym.spec import TaskSpec
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -42,16 +48,81 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox_doctor(args: argparse.Namespace) -> int:
+    from mle_gym.sandbox.doctor import as_json, format_check, run_checks
+
+    progress = None if args.json else (lambda check: print(format_check(check), flush=True))
+    checks = run_checks(progress)
+    if args.json:
+        print(as_json(checks))
+    ok = all(c.ok for c in checks)
+    if not args.json:
+        failed = sum(1 for c in checks if not c.ok)
+        print("all checks passed" if ok else f"{failed} check(s) did not pass")
+    return 0 if ok else 1
+
+
+def cmd_sandbox_gc(args: argparse.Namespace) -> int:
+    from mle_gym.sandbox.docker_backend import docker_client
+    from mle_gym.sandbox.gc import collect_garbage, format_report
+
+    report = collect_garbage(docker_client(timeout=30), older_than=args.older_than,
+                             everything=args.all, dry_run=args.dry_run)
+    print(format_report(report))
+    return 1 if any(i.error for i in report.garbage) else 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    task, program = _run_target(args)
+    if program is not None:
+        return _run_program(args, task, program)
+    return _run_agent(args, task)
+
+
+def _run_target(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(task, program file or None) from ``run TASK PROGRAM``, ``run --task TASK [PROGRAM]``."""
+    positional = [x for x in (args.task, args.program) if x]
+    if args.task_option:
+        if len(positional) > 1:
+            raise ValueError(f"with --task, give at most one program file, not {positional}")
+        task, program = args.task_option, (positional[0] if positional else None)
+    elif positional:
+        task, program = positional[0], (positional[1] if len(positional) > 1 else None)
+    else:
+        raise ValueError(
+            "name a task: `mle-gym run TASK program.py` (one step) or "
+            "`mle-gym run TASK --agent module:Class` (whole episodes); `mle-gym tasks` lists them"
+        )
+    if program and args.agent:
+        raise ValueError(f"give a program file ({program}) or --agent, not both")
+    if not program and not args.agent:
+        raise ValueError(
+            f"nothing to run on {task}: give a program file (`mle-gym run {task} program.py`) "
+            f"or an agent (`mle-gym run {task} --agent module:Class`)"
+        )
+    agent_only = [flag for flag, value in (("--seeds", args.seeds), ("--max-steps", args.max_steps),
+                  ("--agent-arg", args.agent_arg), ("--max-seconds", args.max_seconds)) if value]
+    if program and agent_only:
+        raise ValueError(f"{', '.join(agent_only)} go with --agent; a program file runs as one step")
+    return task, program
+
+
+def _env_kwargs(args: argparse.Namespace, max_steps: int | None) -> dict:
+    kwargs: dict = {"data": args.data, "sandbox": args.sandbox}
+    if max_steps is not None:
+        kwargs["max_steps"] = max_steps
+    if args.time_limit:
+        kwargs["time_limit"] = args.time_limit
+    return kwargs
+
+
+def _run_program(args: argparse.Namespace, task: str, program: str) -> int:
     import gymnasium as gym
 
     import mle_gym  # noqa: F401 - registers the environments
 
-    code = Path(args.program).read_text()
-    kwargs = {"data": args.data, "sandbox": args.sandbox, "max_steps": 1}
-    if args.time_limit:
-        kwargs["time_limit"] = args.time_limit
-    env = gym.make(load_task(args.task).env_id, **kwargs)
+    code = Path(program).read_text()
+    env = gym.make(load_task(task).env_id, **_env_kwargs(args, 1))
     try:
         env.reset(seed=0)
         _, reward, _, _, info = env.step(code)
@@ -70,6 +141,95 @@ def cmd_run(args: argparse.Namespace) -> int:
     if info["stderr_tail"].strip() and not info["valid_submission"]:
         print("stderr (tail):\n" + info["stderr_tail"][-1500:])
     return 0
+
+
+def _agent_kwargs(pairs: list[str]) -> dict:
+    """``--agent-arg key=value``: values are JSON when they parse (numbers, true, lists), else text."""
+    kwargs = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--agent-arg takes key=value, not {pair!r}")
+        try:
+            kwargs[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key.strip()] = value
+    return kwargs
+
+
+def _run_agent(args: argparse.Namespace, task: str) -> int:
+    import gymnasium as gym
+    from tqdm.auto import tqdm
+
+    import mle_gym  # noqa: F401 - registers the environments
+    from mle_gym.agents import load_agent, run_episode
+
+    spec = load_task(task)
+    if os.getcwd() not in sys.path:  # the console script does not see the user's folder
+        sys.path.insert(0, os.getcwd())
+    agent = load_agent(args.agent, **_agent_kwargs(args.agent_arg))  # a bad agent fails first
+    seeds = args.seeds or [0]
+    env = gym.make(spec.env_id, **_env_kwargs(args, args.max_steps))
+    steps = env.unwrapped.max_steps
+    results = []
+    try:
+        with tqdm(total=len(seeds) * steps, desc=f"{spec.slug}", unit="step", file=sys.stderr) as bar:
+            for seed in seeds:
+                result = run_episode(env, agent, seed=seed, max_seconds=args.max_seconds,
+                                     on_step=lambda _: bar.update())
+                bar.update(steps - len(result.steps))  # an episode cut short by --max-seconds
+                results.append(result)
+                if not args.json:
+                    bar.write(_episode_table(result, spec, args.agent))
+    finally:
+        env.close()
+    best = _best_step(results, spec)
+    if args.json:
+        print(json.dumps({
+            "task": spec.slug, "agent": args.agent, "metric": spec.metric,
+            "direction": spec.direction, "episodes": [r.as_dict() for r in results],
+            "best": None if best is None else {"seed": best[0], "step": best[1],
+                                               "score": best[2].score,
+                                               "private_score": best[2].private_score},
+        }))
+        return 0
+    if best is None:
+        print(f"no valid submission in {len(results)} episode(s)")
+    else:
+        seed, step, record = best
+        private = "-" if record.private_score is None else f"{record.private_score:.5g}"
+        print(f"best score {record.score:.5g} ({spec.metric}, {spec.direction} is better) at "
+              f"seed {seed}, step {step}, of {len(results)} episode(s); private half {private}")
+    return 0
+
+
+def _episode_table(result: EpisodeResult, spec: TaskSpec, agent: str) -> str:
+    lines = [f"{spec.slug}, seed {result.seed}, agent {agent}",
+             f"{'step':>4}  {'reward':>8}  {'score':>9}  valid  {'duration':>8}  {'agent':>7}  milestones"]
+    for i, step in enumerate(result.steps, 1):
+        score = "-" if step.score is None else f"{step.score:.5g}"
+        lines.append(
+            f"{i:>4}  {step.reward:>8.4f}  {score:>9}  {'yes' if step.valid else 'no':<5}  "
+            f"{step.duration:>6.1f} s  {step.agent_seconds:>5.1f} s  {', '.join(step.milestones) or 'none'}"
+        )
+        if step.invalid_reason:
+            lines.append(f"{'':>6}invalid: {step.invalid_reason}")
+    best = result.best(spec.better)
+    lines.append("best: " + ("no valid submission" if best is None else
+                             f"score {best.score:.5g} at step {result.steps.index(best) + 1}"))
+    return "\n".join(lines) + "\n"
+
+
+def _best_step(
+    results: list[EpisodeResult], spec: TaskSpec
+) -> tuple[int | None, int, StepRecord] | None:
+    """(seed, step number, record) of the best valid step over all episodes, by public score."""
+    best = None
+    for result in results:
+        record = result.best(spec.better)
+        if record is not None and (best is None or spec.better(record.score, best[2].score)):
+            best = (result.seed, result.steps.index(record) + 1, record)
+    return best
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -124,18 +284,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --full: the Kaggle download (zip or folder) to prepare from")
     p.set_defaults(func=cmd_prepare)
 
-    p = sub.add_parser("sandbox", help="manage the Docker sandbox image")
+    p = sub.add_parser("sandbox", help="the Docker sandbox: build, doctor, gc")
     ssub = p.add_subparsers(dest="action", required=True)
     b = ssub.add_parser("build", help="build the sandbox image")
     b.add_argument("--bootstrap", action="store_true", help="build the base from Debian packages")
     b.add_argument("--base", default=None, help="base image (default debian:bookworm-slim)")
     b.set_defaults(func=cmd_sandbox)
+    d = ssub.add_parser("doctor", help="check Docker, the image, the lockdown, limits and disk")
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+    d.set_defaults(func=cmd_sandbox_doctor)
+    g = ssub.add_parser("gc", help="remove step containers and folders whose owner is gone")
+    g.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
+    g.add_argument("--all", action="store_true",
+                   help="remove every step container and folder, in use or not")
+    g.add_argument("--older-than", default=None, metavar="AGE",
+                   help="also remove those older than AGE (90s, 30m, 2h, 1d)")
+    g.set_defaults(func=cmd_sandbox_gc)
 
-    p = sub.add_parser("run", help="run one program as one step and print the outcome")
-    p.add_argument("task")
-    p.add_argument("program")
+    p = sub.add_parser(
+        "run",
+        help="run a program file as one step, or an agent for whole episodes",
+        description="mle-gym run TASK program.py  runs one program as one step;\n"
+        "mle-gym run TASK --agent module:Class [--seeds 0 1 2]  runs an agent's episodes\n"
+        "(--task TASK works in place of the first argument).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("task", nargs="?", help="the task (or --task)")
+    p.add_argument("program", nargs="?", help="a program file to run as one step")
+    p.add_argument("--task", dest="task_option", default=None, metavar="TASK", help="the task")
+    p.add_argument("--agent", default=None,
+                   help="module:Class, path/to/agent.py:Class or a registered agent name")
+    p.add_argument("--agent-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="keyword argument for the agent's class (repeatable; JSON values parse)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="one episode per seed (0)")
+    p.add_argument("--max-steps", type=int, default=None, help="programs per episode (3)")
+    p.add_argument("--max-seconds", type=float, default=None, help="wall-clock cap per episode")
     p.add_argument("--data", default="lite")
-    p.add_argument("--sandbox", default="auto", choices=["auto", "docker", "local"])
+    p.add_argument("--sandbox", default="auto", choices=["auto", "docker", "docker-warm", "local"])
     p.add_argument("--time-limit", type=float, default=None)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
@@ -149,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run a fast and a strong reference solution and compare")
     p.add_argument("--task", default="spooky-author")
-    p.add_argument("--sandbox", default="auto", choices=["auto", "docker", "local"])
+    p.add_argument("--sandbox", default="auto", choices=["auto", "docker", "docker-warm", "local"])
     p.set_defaults(func=cmd_demo)
 
     from mle_gym.leaderboard.cli import add_parser as add_leaderboard

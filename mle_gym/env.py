@@ -86,11 +86,6 @@ class MLEEnv(gym.Env[str, str]):
         self.anchors = runtime.anchors
         self.instrumenter = runtime.instrumenter
         self.reward_config = runtime.reward_config
-        self.time_limit, self.memory_limit, self.cpus = (
-            runtime.time_limit,
-            runtime.memory_limit,
-            runtime.cpus,
-        )
         self.max_steps = int(kwargs.get("max_steps", 3))
         if self.max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -201,6 +196,31 @@ class MLEEnv(gym.Env[str, str]):
             self._sandbox.close()
             self._sandbox = None
         super().close()
+
+    # The limits live in the runtime, which runs the steps; these keep them settable here.
+    @property
+    def time_limit(self) -> float:
+        return self.runtime.time_limit
+
+    @time_limit.setter
+    def time_limit(self, seconds: float) -> None:
+        self.runtime.time_limit = float(seconds)
+
+    @property
+    def memory_limit(self) -> str:
+        return self.runtime.memory_limit
+
+    @memory_limit.setter
+    def memory_limit(self, limit: str) -> None:
+        self.runtime.memory_limit = str(limit)
+
+    @property
+    def cpus(self) -> float:
+        return self.runtime.cpus
+
+    @cpus.setter
+    def cpus(self, cpus: float) -> None:
+        self.runtime.cpus = float(cpus)
 
     # -- internals -------------------------------------------------------------------------
 

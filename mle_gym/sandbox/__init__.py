@@ -6,15 +6,20 @@ import warnings
 
 from mle_gym.sandbox.base import RunRequest, RunResult, Sandbox, SandboxError, parse_memory
 
-BACKENDS = ("auto", "docker", "local")
+BACKENDS = ("auto", "docker", "docker-warm", "local")
 
 
 def make_sandbox(kind: str | Sandbox = "auto") -> Sandbox:
-    """Build a sandbox: "docker", "local", or "auto" (Docker when a daemon answers)."""
+    """Build a sandbox: "docker", "docker-warm" (started containers reused between steps),
+    "local", or "auto" (Docker when a daemon answers)."""
     if isinstance(kind, Sandbox):
         return kind
     if kind not in BACKENDS:
         raise ValueError(f"unknown sandbox {kind!r}; choose one of {', '.join(BACKENDS)}")
+    if kind == "docker-warm":
+        from mle_gym.sandbox.warm import WarmDockerSandbox
+
+        return WarmDockerSandbox()
     if kind in ("auto", "docker"):
         from mle_gym.sandbox.docker_backend import DockerSandbox, docker_available
 
