@@ -8,7 +8,9 @@ arrives. :func:`validate_step` runs a program and checks only the submission's f
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mle_gym.data import TaskData, prepare
@@ -117,6 +119,7 @@ def empty_info(runtime: TaskRuntime, step: int) -> dict[str, Any]:
         "instrumenter": getattr(runtime.instrumenter, "name", "custom"),
         "instrumenter_note": None,
         "sandbox": None,
+        "submission_sha256": None,
         "step": step,
     }
 
@@ -156,6 +159,8 @@ def _record_run(runtime: TaskRuntime, result: RunResult, info: dict[str, Any]) -
     )
     if result.submission is None:
         info["invalid_reason"] = result.submission_problem or why_no_submission(runtime, info)
+    else:  # the answer's identity: reward wrappers use it to pay a resubmission only once
+        info["submission_sha256"] = file_sha256(result.submission)
 
 
 def run_step(runtime: TaskRuntime, sandbox: Sandbox, code: str, step: int = 0) -> StepOutcome:
@@ -224,6 +229,14 @@ def validate_step(runtime: TaskRuntime, sandbox: Sandbox, code: str) -> Validati
         stdout_tail=info["stdout_tail"],
         stderr_tail=info["stderr_tail"],
     )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def why_no_submission(runtime: TaskRuntime, info: dict[str, Any]) -> str:
