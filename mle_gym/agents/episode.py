@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,9 +43,16 @@ class EpisodeResult:
 
 
 def run_episode(
-    env: gym.Env, agent: Any, seed: int | None = None, max_seconds: float | None = None
+    env: gym.Env,
+    agent: Any,
+    seed: int | None = None,
+    max_seconds: float | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
 ) -> EpisodeResult:
-    """Reset, then let the agent act until the episode ends or ``max_seconds`` have passed."""
+    """Reset, then let the agent act until the episode ends or ``max_seconds`` have passed.
+
+    ``on_step`` sees each step's record as it happens (a progress bar, a live log).
+    """
     base = env.unwrapped
     task = base.spec_task.slug
     if callable(getattr(agent, "reset", None)):
@@ -73,6 +81,8 @@ def run_episode(
                 agent_seconds=thinking,
             )
         )
+        if on_step is not None:
+            on_step(result.steps[-1])
         if callable(getattr(agent, "observe", None)):
             agent.observe(float(reward), info)
         done = terminated or truncated
