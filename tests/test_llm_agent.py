@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import gymnasium as gym
 import pytest
 
@@ -27,13 +25,6 @@ print("rows", len(train))
 raise ValueError("could not convert string to float: 'EAP-sentinel-42'")
 ```
 """
-
-
-@pytest.fixture
-def chat_server() -> Iterator[ChatServer]:
-    """The local chat server (tests/chat_server.py), one per test."""
-    with ChatServer() as server:
-        yield server
 
 
 def answer(plan: str, program: str) -> str:
