@@ -1,0 +1,1 @@
+"""Agents and trainers that use mle-gym: TRL GRPO with duration-aware weights, ..."""

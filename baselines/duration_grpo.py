@@ -1,0 +1,529 @@
+"""Duration-aware GRPO on one mle-gym task, with TRL. One file, read top to bottom.
+
+The paper (arXiv 2509.01684) weights each sample's policy gradient by how long its program
+ran, normalised by the batch mean:
+
+    grad J = E[ sum_k  (dt_k / mean dt) * grad log pi(a_k | s_k) * A(s_k, a_k) ]
+
+so that slow, strong programs (gradient boosting, stacks) are not crowded out by fast, weak
+ones. We charge a floor time (no weight is 0) and charge a program that timed out or never
+produced a valid submission the full time limit. ``--no-duration-weights`` turns it off.
+
+The hook: TRL's GRPOTrainer computes per-sample advantages in
+``_generate_and_score_completions``; we multiply them by the weights there. For every TRL
+loss the advantage enters linearly (the clipped PPO term min(r*A, clip(r)*A) with w > 0 is
+w * min(r*A, clip(r)*A)), so this weights exactly the dt_k * grad log pi * A term, and leaves
+the KL penalty unweighted, without copying any of TRL's loss code.
+
+Rewards come from the environment: each completion is a program that runs as an env step
+(instrumented, sandboxed, graded, with partial credit) through ``mle_gym.pool.RolloutPool``;
+its duration feeds the weights. Prompts are half "scratch", half "improve" (the best valid
+program so far with its output, starting from the task's fast reference solution), as in
+the paper.
+
+CPU, tiny random model (tests, smoke runs)::
+
+    python -m baselines.duration_grpo --model tiny --max-steps 2
+
+GPU, Qwen2.5-3B-Instruct (bf16, vLLM colocated; see the README, "Training baselines")::
+
+    python -m baselines.duration_grpo --model Qwen/Qwen2.5-3B-Instruct --use-vllm --bf16 ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `baselines` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+from accelerate.utils import gather_object
+from datasets import Dataset
+from trl import GRPOConfig, GRPOTrainer
+
+from mle_gym.instrument import extract_code
+from mle_gym.pool import RolloutPool, StepJob
+from mle_gym.prompt import Attempt, observation, task_prompt
+from mle_gym.step import TaskRuntime
+
+# --------------------------------------------------------------------------------------------
+# 1. Arguments. The same script runs both scales; only these change.
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m baselines.duration_grpo",
+        description="Duration-aware GRPO (TRL) on an mle-gym task.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--task", default="spooky-author", help="mle-gym task slug")
+    p.add_argument("--data", default="lite", help='"lite", "full" or a prepared folder')
+    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument(
+        "--model",
+        default="tiny",
+        help='"tiny" (random Qwen2, hidden 64, 2 layers, offline tokenizer; CPU) or a '
+        "Hugging Face id or local folder, e.g. Qwen/Qwen2.5-3B-Instruct",
+    )
+    p.add_argument("--output-dir", default="runs/duration-grpo")
+    p.add_argument("--max-steps", type=int, default=100, help="optimizer steps")
+    p.add_argument(
+        "--num-generations", type=int, default=4, help="completions per prompt (a group)"
+    )
+    p.add_argument("--batch-size", type=int, default=4, help="completions per device per step")
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--max-completion-length", type=int, default=1024, help="new tokens per answer")
+    p.add_argument("--learning-rate", type=float, default=1e-5)
+    p.add_argument("--beta", type=float, default=0.0, help="KL coefficient (0: no reference model)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument(
+        "--num-prompts", type=int, default=256, help="dataset rows, half scratch, half improve"
+    )
+    p.add_argument(
+        "--sandbox", default="docker-warm", choices=["docker-warm", "docker", "local", "auto"]
+    )
+    p.add_argument("--workers", type=int, default=4, help="programs running at once")
+    p.add_argument(
+        "--time-limit", type=float, default=None, help="seconds per program (task's default)"
+    )
+    p.add_argument("--duration-floor", type=float, default=1.0, help="seconds charged at least")
+    p.add_argument(
+        "--no-duration-weights",
+        dest="duration_weighting",
+        action="store_false",
+        help="plain GRPO: every sample weighs 1",
+    )
+    p.add_argument("--use-vllm", action="store_true", help="generate with vLLM (GPU)")
+    p.add_argument("--vllm-mode", default="colocate", choices=["colocate", "server"])
+    p.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.35)
+    p.add_argument("--bf16", action="store_true", help="bfloat16 weights and training (GPU)")
+    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument(
+        "--warm-start-steps",
+        type=int,
+        default=None,
+        help="tiny model only: supervised steps on reference programs first (default 150)",
+    )
+    p.add_argument(
+        "--warm-start-programs",
+        nargs="*",
+        default=None,
+        help="tiny model only: programs to warm-start on (default: the task's solutions/*.py)",
+    )
+    p.add_argument("--logging-steps", type=int, default=1)
+    p.add_argument("--save-steps", type=int, default=0, help="0: save only at the end")
+    p.add_argument("--report-to", default="none", help='TRL/transformers loggers, e.g. "wandb"')
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. The weights: charged time / batch mean.
+# --------------------------------------------------------------------------------------------
+
+
+def charged_duration(duration: float, failed: bool, time_limit: float, floor: float) -> float:
+    """Seconds a sample is charged: the full limit when it failed, else at least ``floor``."""
+    return float(time_limit) if failed else max(float(duration), float(floor))
+
+
+def duration_weights(
+    durations: Sequence[float],
+    failed: Sequence[bool],
+    time_limit: float,
+    floor: float = 1.0,
+    enabled: bool = True,
+) -> list[float]:
+    """Per-sample weights dt_k / mean(dt): positive, averaging 1 over the batch.
+
+    ``failed`` marks programs that timed out or wrote no valid submission: they are charged
+    ``time_limit``. With ``enabled=False`` every weight is 1 (plain GRPO).
+    """
+    if len(durations) != len(failed):
+        raise ValueError(f"{len(durations)} durations but {len(failed)} failure flags")
+    if not enabled or not durations:
+        return [1.0] * len(durations)
+    if floor <= 0:
+        raise ValueError("the duration floor must be positive, or a weight could be 0")
+    charged = [
+        charged_duration(d, f, time_limit, floor) for d, f in zip(durations, failed, strict=True)
+    ]
+    mean = sum(charged) / len(charged)
+    return [c / mean for c in charged]
+
+
+# --------------------------------------------------------------------------------------------
+# 3. The reward: run each completion as an env step, remember its duration.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rollout:
+    """One completion's step, as the trainer needs it."""
+
+    reward: float | None  # None: the sandbox broke (TRL gives it no advantage)
+    duration: float
+    failed: bool
+    score: float | None
+    milestones: int
+    program: str
+    error: str | None = None
+
+
+def text_of(completion: Any) -> str:
+    """A completion is text, or (chat models) a list of messages; the answer is the last."""
+    if isinstance(completion, str):
+        return completion
+    return str(completion[-1]["content"])
+
+
+class EnvReward:
+    """A TRL reward function whose rewards are mle-gym steps, run through a RolloutPool.
+
+    It keeps the rollouts of the last call (``take()``) for the trainer's weights, and the
+    best valid program so far, which improve prompts show the policy.
+    """
+
+    __name__ = "env_reward"  # TRL names the reward in its logs after this
+
+    def __init__(self, runtime: TaskRuntime, pool: RolloutPool, options: dict[str, Any]) -> None:
+        self.runtime = runtime
+        self.pool = pool
+        self.options = options
+        self.best: Attempt | None = None
+        self._last: list[Rollout] = []
+
+    def run(self, programs: Sequence[str]) -> list[Rollout]:
+        """Submit every program at once; the pool runs ``workers`` of them at a time."""
+        task = self.runtime.spec.slug
+        handles = [
+            self.pool.submit(StepJob(task, program, dict(self.options))) for program in programs
+        ]
+        rollouts = []
+        for handle, program in zip(handles, programs, strict=True):
+            result = handle.result()
+            if result.error is not None:  # infrastructure, not the program: no learning signal
+                rollouts.append(Rollout(None, 0.0, True, None, 0, program, error=result.error))
+                continue
+            info = result.info
+            failed = bool(
+                info["timed_out"] or not info["valid_submission"] or info["no_model_trained"]
+            )
+            rollouts.append(
+                Rollout(
+                    reward=float(result.reward),
+                    duration=float(result.duration),
+                    failed=failed,
+                    score=info["score"],
+                    milestones=len(info["milestones"]),
+                    program=program,
+                )
+            )
+            self._remember(rollouts[-1], info)
+        return rollouts
+
+    def _remember(self, rollout: Rollout, info: dict[str, Any]) -> None:
+        if rollout.failed or rollout.score is None:
+            return
+        if self.best is None or self.runtime.spec.better(rollout.score, self.best.score):
+            self.best = Attempt(
+                program=extract_code(rollout.program),
+                milestones=list(info["milestones"]),
+                score=float(rollout.score),
+                valid=True,
+                duration=rollout.duration,
+                stdout=info["stdout_tail"],
+                stderr=info["stderr_tail"],
+                reward=rollout.reward,
+                diagnostics=info.get("diagnostics") or {},
+            )
+
+    def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
+        self._last = self.run([text_of(c) for c in completions])
+        log_extra = kwargs.get("log_extra")
+        if log_extra is not None:  # columns of TRL's completions table
+            log_extra("duration", [r.duration for r in self._last])
+            log_extra("score", [r.score for r in self._last])
+        broken = [r.error for r in self._last if r.error]
+        if broken:
+            print(
+                f"[duration-grpo] {len(broken)} step(s) had no result: {broken[0]}", file=sys.stderr
+            )
+        return [r.reward for r in self._last]
+
+    def take(self) -> list[Rollout]:
+        """The rollouts of the last call, once (the trainer consumes them per batch)."""
+        rollouts, self._last = self._last, []
+        return rollouts
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Prompts: scratch and improve, 50/50.
+# --------------------------------------------------------------------------------------------
+
+
+class Prompts:
+    """The task's observation texts. Improve prompts show ``reward.best`` when it is set."""
+
+    def __init__(self, runtime: TaskRuntime, reward: EnvReward) -> None:
+        self.base = task_prompt(
+            runtime.spec,
+            runtime.data.public,
+            runtime.time_limit,
+            runtime.memory_limit,
+            runtime.cpus,
+        )
+        self.reward = reward
+
+    def scratch(self) -> str:
+        return observation(self.base, [], None)
+
+    def improve(self) -> str | None:
+        best = self.reward.best
+        return None if best is None else observation(self.base, [], best)
+
+    def dataset(self, rows: int) -> Dataset:
+        """Rows alternate scratch and improve; an improve row's text is filled in per batch
+        (the trainer asks ``improve()``), so it always shows the best program so far."""
+        modes = ["scratch" if i % 2 == 0 else "improve" for i in range(rows)]
+        prompt = [{"role": "user", "content": self.scratch()}]
+        return Dataset.from_dict({"prompt": [prompt] * rows, "mode": modes})
+
+
+def reference_programs(runtime: TaskRuntime) -> dict[str, str]:
+    folder = runtime.spec.folder / "solutions"
+    return {p.stem: p.read_text() for p in sorted(folder.glob("*.py"))}
+
+
+def seed_improve_prompts(reward: EnvReward, runtime: TaskRuntime) -> None:
+    """Run the task's fast reference solution once, so improve prompts have a start."""
+    programs = reference_programs(runtime)
+    if "fast" not in programs:
+        print(
+            f"[duration-grpo] {runtime.spec.slug} has no solutions/fast.py; improve prompts "
+            "start once a rollout is valid",
+            file=sys.stderr,
+        )
+        return
+    (rollout,) = reward.run([programs["fast"]])
+    if reward.best is None:
+        print(
+            f"[duration-grpo] the fast reference solution did not run ({rollout.error or 'invalid'}); "
+            "improve prompts start once a rollout is valid",
+            file=sys.stderr,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The trainer: GRPO with advantages scaled by duration weights.
+# --------------------------------------------------------------------------------------------
+
+
+class DurationAwareGRPOTrainer(GRPOTrainer):
+    """TRL's GRPOTrainer whose policy term weighs each sample by dt_k / mean(dt).
+
+    ``env_reward`` must be one of ``reward_funcs`` (it supplies the durations);
+    ``prompts`` (optional) fills in improve rows with the best program so far.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        env_reward: EnvReward,
+        prompts: Prompts | None = None,
+        duration_weighting: bool = True,
+        duration_floor: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.env_reward = env_reward
+        self.prompts = prompts
+        self.duration_weighting = duration_weighting
+        self.duration_floor = duration_floor
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        inputs = self._fill_improve_prompts(inputs)
+        output = super()._generate_and_score_completions(inputs)
+        rollouts = self.env_reward.take()
+        if len(rollouts) != len(output["advantages"]):
+            raise RuntimeError(
+                f"{len(rollouts)} env steps for {len(output['advantages'])} completions: the env "
+                "reward must run once per batch, on this batch's completions"
+            )
+        mode = "train" if self.model.training else "eval"
+        everything = gather_object(rollouts)  # every process's batch, in process order
+        weights = duration_weights(
+            [r.duration for r in everything],
+            [r.failed for r in everything],
+            time_limit=self.env_reward.runtime.time_limit,
+            floor=self.duration_floor,
+            enabled=self.duration_weighting,
+        )
+        if mode == "train":
+            start = self.accelerator.process_index * len(rollouts)
+            local = torch.tensor(weights[start : start + len(rollouts)], dtype=torch.float32)
+            output = self.apply_weights(output, local)
+        self._log_rollouts(mode, everything, weights)
+        return output
+
+    def _fill_improve_prompts(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        text = self.prompts.improve() if self.prompts is not None else None
+        if text is None:  # nothing valid yet: improve rows stay scratch prompts
+            return inputs
+        improved = [{"role": "user", "content": text}]
+        return [{**x, "prompt": improved} if x.get("mode") == "improve" else x for x in inputs]
+
+    @staticmethod
+    def apply_weights(output: dict[str, Any], weights: torch.Tensor) -> dict[str, Any]:
+        """Scale each sample's advantage (shape (B,) or (B, T)) by its weight."""
+        advantages = output["advantages"]
+        w = weights.to(advantages.device, advantages.dtype)
+        output["advantages"] = advantages * (w if advantages.dim() == 1 else w.unsqueeze(1))
+        return output
+
+    def _log_rollouts(self, mode: str, rollouts: list[Rollout], weights: list[float]) -> None:
+        """Durations, weights and env outcomes, averaged into the trainer's log history."""
+        limit = self.env_reward.runtime.time_limit
+        charged = [
+            charged_duration(r.duration, r.failed, limit, self.duration_floor) for r in rollouts
+        ]
+        n = max(len(rollouts), 1)
+        w = torch.tensor(weights or [1.0])
+        metrics = {
+            "duration/mean": sum(r.duration for r in rollouts) / n,
+            "duration/max": max((r.duration for r in rollouts), default=0.0),
+            "duration/charged_mean": sum(charged) / n,
+            "duration_weight/mean": w.mean().item(),
+            "duration_weight/min": w.min().item(),
+            "duration_weight/max": w.max().item(),
+            "duration_weight/std": w.std().item() if w.numel() > 1 else 0.0,
+            "env/valid_fraction": sum(not r.failed for r in rollouts) / n,
+            "env/milestones_mean": sum(r.milestones for r in rollouts) / n,
+            "env/reward_mean": _nanmean([r.reward for r in rollouts]),
+        }
+        for name, value in metrics.items():
+            self._metrics[mode][name].append(value)
+
+
+def _nanmean(values: list[float | None]) -> float:
+    kept = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else float("nan")
+
+
+# --------------------------------------------------------------------------------------------
+# 6. The policy: the tiny CPU model, or a real one by name.
+# --------------------------------------------------------------------------------------------
+
+
+def load_policy(
+    args: argparse.Namespace, prompts: Prompts, runtime: TaskRuntime
+) -> tuple[Any, Any]:
+    if args.model != "tiny":
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(args.model, padding_side="left")
+        return args.model, tokenizer  # GRPOTrainer loads it with model_init_kwargs
+    from baselines.tiny_model import build_tiny_policy, warm_start
+
+    if args.warm_start_programs:
+        programs = [Path(p).read_text() for p in args.warm_start_programs]
+    else:
+        programs = list(reference_programs(runtime).values())
+    scratch = prompts.scratch()
+    improve = prompts.improve() or scratch
+    model, tokenizer = build_tiny_policy([scratch, improve, *programs], seed=args.seed)
+    steps = 150 if args.warm_start_steps is None else args.warm_start_steps
+    if steps and programs:
+        answers = ["```python\n" + p.strip() + "\n```" for p in programs]
+        pairs = [(scratch, a) for a in answers] + [(improve, a) for a in answers]
+        losses = warm_start(model, tokenizer, pairs, steps=steps, seed=args.seed)
+        print(f"[duration-grpo] tiny model warm-started: loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+    return model, tokenizer
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Putting it together.
+# --------------------------------------------------------------------------------------------
+
+
+def grpo_config(args: argparse.Namespace) -> GRPOConfig:
+    on_gpu = torch.cuda.is_available()
+    return GRPOConfig(
+        output_dir=args.output_dir,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size,
+        gradient_accumulation_steps=args.grad_accum,
+        num_generations=args.num_generations,
+        max_completion_length=args.max_completion_length,
+        learning_rate=args.learning_rate,
+        beta=args.beta,
+        temperature=args.temperature,
+        bf16=args.bf16,
+        model_init_kwargs=None
+        if args.model == "tiny"
+        else {"dtype": torch.bfloat16 if args.bf16 else "auto"},
+        gradient_checkpointing=args.gradient_checkpointing,
+        use_vllm=args.use_vllm,
+        vllm_mode=args.vllm_mode,
+        vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+        logging_steps=args.logging_steps,
+        save_strategy="steps" if args.save_steps else "no",
+        save_steps=args.save_steps or 500,
+        report_to=args.report_to,
+        seed=args.seed,
+        use_cpu=not on_gpu,
+        shuffle_dataset=True,
+        log_completions=False,
+    )
+
+
+def train(args: argparse.Namespace) -> DurationAwareGRPOTrainer:
+    """Build everything from ``args``, train, save the policy; returns the trainer."""
+    runtime = TaskRuntime.create(
+        args.task, data=args.data, data_seed=args.data_seed, time_limit=args.time_limit
+    )
+    options = {"data": args.data, "data_seed": args.data_seed, "time_limit": runtime.time_limit}
+    with RolloutPool(backend="local", workers=args.workers, sandbox=args.sandbox) as pool:
+        reward = EnvReward(runtime, pool, options)
+        prompts = Prompts(runtime, reward)
+        seed_improve_prompts(reward, runtime)
+        model, tokenizer = load_policy(args, prompts, runtime)
+        trainer = DurationAwareGRPOTrainer(
+            model=model,
+            reward_funcs=[reward],
+            args=grpo_config(args),
+            train_dataset=prompts.dataset(args.num_prompts),
+            processing_class=tokenizer,
+            env_reward=reward,
+            prompts=prompts,
+            duration_weighting=args.duration_weighting,
+            duration_floor=args.duration_floor,
+        )
+        started = time.perf_counter()
+        trainer.train()
+        elapsed = time.perf_counter() - started
+    trainer.save_model(args.output_dir)
+    trainer.save_state()  # trainer_state.json: the log history, one entry per logged step
+    print(
+        f"[duration-grpo] {trainer.state.global_step} steps in {elapsed:.1f} s "
+        f"({elapsed / max(trainer.state.global_step, 1):.1f} s/step); policy saved to {args.output_dir}"
+    )
+    return trainer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
