@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 # Keep tests out of the user's cache; set before mle_gym reads it.
-os.environ.setdefault("MLE_GYM_CACHE", tempfile.mkdtemp(prefix="mle-gym-test-cache-"))
+if "MLE_GYM_CACHE" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="mle-gym-test-cache-")
+    os.environ["MLE_GYM_CACHE"] = _cache
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 # Tag this run's containers, so the leak check ignores other runs on the same engine.
 SESSION = os.environ.setdefault("MLE_GYM_SESSION", f"pytest-{os.getpid()}")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mle_gym.data import TaskData
-from mle_gym.grading.metrics import get_metric
+from mle_gym.grading.metrics import get_metric, mean_in_order
 from mle_gym.grading.submission import (
     InvalidSubmission,
     align,
@@ -60,11 +60,15 @@ class Grader:
         pred = self.metric.predictions(aligned, spec.target_columns, spec.metric_options)
         opts = spec.metric_options
         pub, priv = self.public_mask, ~self.public_mask
-        scores = (
-            self.metric.score(pred, self.truth, opts),
-            self.metric.score(pred[pub], self.truth[pub], opts),
-            self.metric.score(pred[priv], self.truth[priv], opts),
-        )
+        if self.metric.rows is not None:  # a mean over rows: score each row once
+            values = self.metric.rows(pred, self.truth, opts)
+            scores = tuple(mean_in_order(v) for v in (values, values[pub], values[priv]))
+        else:
+            scores = (
+                self.metric.score(pred, self.truth, opts),
+                self.metric.score(pred[pub], self.truth[pub], opts),
+                self.metric.score(pred[priv], self.truth[priv], opts),
+            )
         if not all(math.isfinite(s) for s in scores):
             raise InvalidSubmission(
                 f"the {spec.metric} score is not a finite number for this submission "

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUNNER = Path(__file__).with_name("runner.py")
+OWNER_FILE = "owner"  # the pid of the process that made a step folder, for `mle-gym sandbox gc`
 MAX_SUBMISSION_BYTES = 1 << 30
 
 
@@ -78,6 +79,7 @@ class StepFolder:
         base = base or Path(os.environ.get("MLE_GYM_WORKDIR") or tempfile.gettempdir())
         base.mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix="mle-step-", dir=base))
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self.step = self.root / "step"
         self.ctl = self.root / "ctl"
         for folder in (self.step, self.step / "working", self.step / "submission", self.ctl):
