@@ -117,3 +117,22 @@ def test_env_reports_timeout_and_oom(docker_sandbox):
     _, _, _, _, info = env.step(programs.MEMORY_HOG)
     assert info["oom"] and "out of memory" in info["invalid_reason"]
     env.close()
+
+
+def test_the_runner_cannot_be_read_or_written_through_proc(docker_sandbox, spooky_data):
+    """The runner holds the report token; a same-uid program must not read its memory or
+    write to its stdout (where the trusted report goes)."""
+    code = """
+import os
+for path, mode in (("/proc/1/mem", "rb"), ("/proc/1/environ", "rb"), ("/proc/1/fd/1", "wb")):
+    try:
+        with open(path, mode) as handle:
+            handle.read(1) if "r" in mode else handle.write(b"forged\\n")
+        print("OPEN:", path)
+    except OSError as exc:
+        print("DENIED:", path, type(exc).__name__)
+"""
+    result, _ = run(docker_sandbox, spooky_data, code, time_limit=30)
+    assert "OPEN:" not in result.stdout, result.stdout
+    assert result.stdout.count("DENIED:") == 3
+    assert result.sandbox_error is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import threading
 import time
 
@@ -32,6 +33,9 @@ os.chmod("working/locked", 0)
 shared_memory.SharedMemory(name="left_shm", create=True, size=4096)._mmap.close()
 import ctypes
 assert ctypes.CDLL(None).shmget(0x4D4C45, 4096, 0o1000 | 0o600) >= 0  # a SysV segment
+for folder in (".", "working", "submission"):  # extended attributes on folders that stay
+    os.setxattr(folder, "user.left", b"1")
+os.chmod("submission", 0o500)
 os.environ["LEFT_BEHIND"] = "1"
 os.putenv("LEFT_PUTENV", "1")
 subprocess.Popen(["sleep", "1000"], start_new_session=True)
@@ -53,6 +57,8 @@ for pattern in ("working/*", "submission/*", "/step/*", "/tmp/*", "/tmp/.*", "/d
                                                          "/step/submission")]
 print("FILES", sorted(found))
 print("ENV", [k for k in os.environ if k.startswith("LEFT")])
+print("XATTR", [f for f in (".", "working", "submission") if os.listxattr(f)])
+print("WRITABLE", all(os.access(f, os.W_OK) for f in ("working", "submission")))
 print("IPC", sum(len(open(f"/proc/sysvipc/{kind}").read().splitlines()) - 1
                  for kind in ("shm", "msg", "sem")))
 me, parent = os.getpid(), os.getppid()
@@ -100,6 +106,7 @@ def test_next_step_in_the_same_container_sees_nothing(warm, spooky_data):
     out = second.stdout
     assert "FILES []" in out, out
     assert "ENV []" in out, out
+    assert "XATTR []" in out and "WRITABLE True" in out, out
     assert "IPC 0" in out, out
     assert "PROCESSES []" in out, out
     assert submission is None
@@ -184,3 +191,170 @@ def test_close_and_the_finalizer_remove_every_container(docker_client, spooky_da
     del forgotten
     gc.collect()
     assert name not in {c.name for c in labelled(docker_client, f"{WARM_LABEL}=1")}
+
+
+# Everything a program running as the supervisor's user might try against it.
+ATTACK_SUPERVISOR = r"""
+import ctypes, os, signal
+for path, mode in (("/proc/1/mem", "rb"), ("/proc/1/environ", "rb"), ("/proc/1/fd/0", "rb"),
+                   ("/proc/1/fd/1", "wb")):
+    try:
+        open(path, mode).close()
+        print("OPENED", path)
+    except OSError as exc:
+        print("DENIED", path, type(exc).__name__)
+libc = ctypes.CDLL(None, use_errno=True)
+print("PTRACE", libc.ptrace(16, 1, None, None))  # PTRACE_ATTACH: -1 when refused
+for sig in sorted(signal.valid_signals()):
+    try:
+        os.kill(1, sig)
+    except OSError as exc:
+        print("SIGNAL", sig, type(exc).__name__)
+try:
+    os.kill(-1, signal.SIGKILL)  # every process but this one and PID 1
+except ProcessLookupError:  # there was none
+    pass
+print("STILL HERE")
+"""
+
+# Prints report-shaped lines everywhere it can and exits with 7: the step must say 7.
+FORGE_REPORT = r"""
+import json, os, sys
+fake = {"exit_code": 0, "duration": 0.001, "timed_out": False, "oom": False,
+        "milestones": [["model_trained", 0.0]], "stdout": "FORGED", "stderr": "",
+        "clean": True}
+line = "0" * 32 + " " + json.dumps(fake) + "\n"
+print(line, end="")
+sys.stderr.write(line)
+for path in ("/proc/1/fd/1", "/dev/stdout", "/mle/ctl/report", "/mle/ctl/token"):
+    try:
+        with open(path, "w") as f:
+            f.write(line)
+        print("WROTE", path)
+    except OSError as exc:
+        print("CANNOT WRITE", path, type(exc).__name__)
+sys.exit(7)
+"""
+
+# Lowers its own OOM score back to the supervisor's, then fills the memory limit with many
+# processes smaller than the supervisor: the kernel's OOM killer then picks the supervisor.
+STARVE_SUPERVISOR = r"""
+import subprocess, time
+if {undo}:
+    open("/proc/self/oom_score_adj", "w").write("0")
+hogs = [subprocess.Popen(["sh", "-c", "(head -c 6000000 /dev/zero; sleep 100) | tail -c 6000000"])
+        for _ in range(60)]
+time.sleep(30)
+print("the supervisor is alive")
+"""
+
+
+def test_the_program_can_neither_stop_nor_read_the_supervisor(warm, spooky_data):
+    run(warm, spooky_data, "print('warm')", time_limit=30)
+    before = container_ids(warm)
+    result, _ = run(warm, spooky_data, ATTACK_SUPERVISOR, time_limit=30)
+    out = result.stdout
+    assert result.sandbox_error is None and result.exit_code == 0, (out, result.stderr[-800:])
+    assert "OPENED" not in out and out.count("DENIED") == 4, out
+    assert "PTRACE -1" in out, out
+    assert "STILL HERE" in out, out
+    # The supervisor ignored every signal: the step reported, the container stays in use.
+    assert container_ids(warm) == before
+    result, _ = run(warm, spooky_data, "print('next')", time_limit=30)
+    assert result.exit_code == 0 and result.stdout == "next\n"
+    assert container_ids(warm) == before
+
+
+def test_a_forged_report_is_not_trusted(warm, spooky_data):
+    result, _ = run(warm, spooky_data, FORGE_REPORT, time_limit=30)
+    assert result.sandbox_error is None
+    assert result.exit_code == 7, (result.stdout, result.stderr[-800:])
+    assert result.milestones == []
+    assert result.stdout.startswith("0" * 32 + " {")  # kept as the program's own output
+    assert "CANNOT WRITE /proc/1/fd/1 PermissionError" in result.stdout, result.stdout
+    # What it wrote to the control folder is gone before the next program starts.
+    result, _ = run(warm, spooky_data, "import os; print(os.listdir('/mle/ctl'))", time_limit=30)
+    assert result.stdout == "['program.py']\n", result.stdout
+
+
+def test_a_supervisor_killed_for_memory_fails_the_step_as_oom(docker_client, spooky_data):
+    sandbox = WarmDockerSandbox(client=docker_client)
+    limits = {"memory_limit": "256m", "time_limit": 60}
+    try:
+        # As started, the program's processes are the OOM killer's first choice: the
+        # supervisor survives and reports.
+        result, _ = run(sandbox, spooky_data, STARVE_SUPERVISOR.format(undo=False), **limits)
+        assert result.oom and result.sandbox_error is None
+        assert result.exit_code is not None, result.stderr[-800:]
+        # A program that undoes that can get the supervisor killed: an OOM failure of the
+        # step (not a sandbox error), and a fresh container for the next one.
+        run(sandbox, spooky_data, "print('warm')", **limits)
+        before = container_ids(sandbox)
+        result, _ = run(sandbox, spooky_data, STARVE_SUPERVISOR.format(undo=True), **limits)
+        assert result.oom and result.sandbox_error is None and result.exit_code is None
+        assert "supervisor was killed" in result.stderr
+        assert container_ids(sandbox) == []
+        result, _ = run(sandbox, spooky_data, "print('next')", **limits)
+        assert result.exit_code == 0 and result.stdout == "next\n"
+        assert container_ids(sandbox) not in ([], before)
+    finally:
+        sandbox.close()
+
+
+def test_a_container_killed_from_outside_fails_only_its_step(warm, spooky_data):
+    run(warm, spooky_data, "print('warm')", time_limit=30)
+    container = warm.containers()[0]
+    killer = threading.Timer(3.0, container.kill)
+    killer.start()
+    try:
+        result, _ = run(warm, spooky_data, "import time; time.sleep(60)", time_limit=120)
+    finally:
+        killer.cancel()
+    assert result.sandbox_error and "stopped during the step" in result.sandbox_error
+    assert container.id not in container_ids(warm)
+    result, _ = run(warm, spooky_data, "print('next')", time_limit=30)
+    assert result.exit_code == 0 and result.stdout == "next\n"
+
+
+def test_a_container_that_died_while_idle_is_replaced_before_the_step(warm, spooky_data):
+    run(warm, spooky_data, "print('warm')", time_limit=30)
+    container = warm.containers()[0]
+    container.kill()
+    container.wait(timeout=30)
+    result, _ = run(warm, spooky_data, "print('after')", time_limit=30)
+    assert result.sandbox_error is None and result.exit_code == 0 and result.stdout == "after\n"
+    assert container.id not in container_ids(warm) and len(container_ids(warm)) == 1
+
+
+DIES_WITHOUT_CLOSING = r"""
+import os, sys
+from mle_gym.data import prepare
+from mle_gym.sandbox import RunRequest
+from mle_gym.sandbox.warm import WarmDockerSandbox
+sandbox = WarmDockerSandbox()
+request = RunRequest(program="print(1)", public_dir=prepare("spooky-author", "lite").public)
+with sandbox.run(request) as result:
+    assert result.exit_code == 0, result
+print(sandbox.containers()[0].id, sandbox._slots[0].root, flush=True)
+os._exit(0)  # no close(), no finalizer
+"""
+
+
+def test_a_container_stops_when_its_host_process_dies(docker_client, spooky_data):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", DIES_WITHOUT_CLOSING], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    container_id, folder = done.stdout.split()[-2:]
+    container = docker_client.containers.get(container_id)
+    try:
+        deadline = time.monotonic() + 30
+        while container.status != "exited" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            container.reload()
+        assert container.status == "exited"  # its supervisor saw stdin close and left
+    finally:
+        container.remove(force=True)
+        shutil.rmtree(folder, ignore_errors=True)  # `mle-gym sandbox gc` would, later

@@ -2,44 +2,46 @@
 
 ``WarmDockerSandbox(size=N)`` keeps up to N containers, each with exactly the lockdown of
 the cold backend (one ``container_config`` builds both): no network, read-only root, bounded
-/tmp, non-root user, memory/CPU/process limits, no capabilities. The container's first
-process is a tiny reaper (``INIT``) that never runs agent code; each step runs the runner as
-a fresh ``docker exec`` with an explicit environment, so a container is a reusable shell
-around one step at a time.
+/tmp, non-root user, memory/CPU/process limits, no capabilities. The container's PID 1 is a
+resident supervisor (``supervisor.py``, which explains why a same-user program can neither
+signal, ptrace nor impersonate it). A step costs no ``docker exec``: the host writes one
+request line to the supervisor's stdin through the engine's attach stream and reads its
+token-tagged report from its stdout. Only the engine reaches those two pipes, so requests,
+tokens and reports never touch a file the program could read or write.
 
 How a step gets a clean ``/step`` and leaves nothing behind:
 
-* **Folders.** Every container owns a host folder ``mle-warm-*/`` with ``step/`` (bound at
-  /step, read-write) and ``ctl/`` (bound at /mle/ctl: runner, program, one-time token). The
-  task's public data is bound read-only at /step/input when the container is created, so a
+* **Folders.** Every container gets a fresh host folder ``mle-warm-*/`` with ``step/``
+  (bound at /step, read-write) and ``ctl/`` (bound at /mle/ctl: the program). The task's
+  public data is bound read-only at /step/input when the container is created, so a
   container serves one (public data, memory, CPUs) combination; a step for another one
-  takes an idle container and recycles it. Between steps the host deletes everything in
-  ``step/`` except the ``input`` mount point (deleting a mount point from the host would
-  unmount it inside the container) and everything in ``ctl/``, then writes fresh
-  ``working/``, ``submission/`` and control files. The submission is copied to the host
-  folder's root, which the container cannot see, and only after every process is dead.
-* **Processes.** Everything in the container runs as the one sandbox user, and nothing can
-  change user (no capabilities, no-new-privileges). After the runner's exec returns, a
-  cleaner exec sends SIGKILL to every process it may signal (``kill(-1)``: all but itself
-  and the reaper) until none is left, which ends detached sessions and double-forked
-  daemons too; orphans are reparented to the reaper, which collects them. The reaper makes
-  itself non-dumpable, so a program cannot ptrace it or read its memory.
-* **Other state.** The cleaner empties the container's writable places (/tmp, /dev/shm,
-  /dev/mqueue; the root filesystem is read-only) and removes SysV IPC objects, then checks
-  that all of it is empty. Environment variables cannot persist: each exec gets the whole
-  program environment explicitly and a process cannot change another's.
+  takes an idle container and recycles it. After each program the supervisor deletes what
+  it left in ``/step`` but its submission (so a program that writes a million files pays
+  for deleting them, not the next one); before the next program it deletes the submission
+  and ``/mle/ctl``, and resets the mode, extended attributes and times of the folders that
+  stay. The host copies the submission to the host folder's root, which the container
+  cannot see, after the report, that is after every process in the container is dead.
+* **Processes.** After the program the supervisor sends SIGKILL to every other process
+  (``kill(-1)``) and reaps them (orphans are reparented to it) until none is left, which
+  ends detached sessions and double-forked daemons too.
+* **Other state.** It empties the container's writable places (/tmp, /dev/shm, /dev/mqueue;
+  the root filesystem is read-only), removes SysV IPC objects, and reports whether all of
+  it is gone. Environment variables cannot persist: each program starts from the
+  supervisor's pristine environment plus the request's.
 * **Recycling.** Anything unexpected removes the container and starts a fresh one: a
-  timeout (inside or outside), an out-of-memory kill, a runner that did not report or did
-  not exit cleanly, a cleaner that did not finish or found something it could not remove,
-  a dead container, and every ``max_uses`` steps as a precaution.
+  timeout (inside or outside), an out-of-memory kill, a report that says something was
+  left, a supervisor that failed or whose stream ended (a dead container), and every
+  ``max_uses`` steps as a precaution. A container that ends while a step runs fails that
+  step: as out of memory when the kernel killed it for that, else as a sandbox error (it
+  was removed or killed from outside: the supervisor ignores a program's signals).
 
-Limits still hold per step: the runner enforces the time limit and the host enforces it
+Limits still hold per step: the supervisor enforces the time limit and the host enforces it
 again (then removes the container). Memory is limited per container and only one step runs
-in a container at a time; exec'd processes share the container's memory cgroup, so the
-runner's OOM-kill counter works, and when the kernel's choice falls on the runner itself the
-cleaner reads the same counter. Containers carry the cold backend's labels (step, session,
-host pid), so leak checks and ``mle-gym gc`` find them; ``close()`` removes them, and a
-finalizer does so at interpreter exit if the owner forgot.
+in a container at a time, so the cgroup's OOM-kill counter, read before and after the
+program, tells whether this step hit the limit. Containers carry the cold backend's labels
+(step, session, host pid), so leak checks and ``mle-gym gc`` find them; ``close()`` removes
+them, a finalizer does so at interpreter exit if the owner forgot, and a container whose
+host process died stops by itself (its stdin closes, and the supervisor exits).
 """
 
 from __future__ import annotations
@@ -47,9 +49,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
+import select
 import shutil
+import socket
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from mle_gym.sandbox.base import (
+    OWNER_FILE,
     RUNNER,
     RunRequest,
     RunResult,
@@ -75,152 +82,97 @@ from mle_gym.sandbox.docker_backend import (
     sandbox_user,
 )
 
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
 WARM_LABEL = "org.mle-gym.warm"
 MAX_USES = 100
-CLEAN_SECONDS = 30.0
+SEND_SECONDS = 30.0  # writing a request: the engine reads it at once unless it is stuck
 
-# PID 1 of a warm container: reaps orphans, ignores signals from inside (an init without a
-# handler is immune to them), and is non-dumpable so a same-user program cannot ptrace it.
-INIT = r"""
-import ctypes, os, signal
-ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
-def reap(*_):
-    while True:
+
+class _Channel:
+    """The supervisor's stdin and stdout through the engine's attach stream.
+
+    Without a TTY the engine multiplexes stdout and stderr in frames: an 8-byte header
+    (stream number, three zero bytes, big-endian payload size), then the payload.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle  # docker-py's wrapper keeps the HTTP response (and TLS) alive
+        sock = getattr(handle, "_sock", handle)
+        if not isinstance(sock, socket.socket):
+            raise SandboxError(
+                "docker-warm needs an engine reached through a unix or TCP socket "
+                f"(DOCKER_HOST); this one gives a {type(sock).__name__}. Use sandbox='docker'."
+            )
+        self.sock = sock
+        self._frames = bytearray()
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+
+    def send(self, data: bytes) -> None:
+        self.sock.settimeout(SEND_SECONDS)
+        self.sock.sendall(data)
+
+    def _fill(self, timeout: float) -> bool:
+        """Read what arrives within ``timeout``; False if nothing did. EOFError at the end."""
+        self.sock.settimeout(max(timeout, 1e-3))
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-signal.signal(signal.SIGCHLD, reap)
-while True:
-    signal.pause()
-"""
+            chunk = self.sock.recv(1 << 16)
+        except (TimeoutError, BlockingIOError):
+            return False
+        if not chunk:
+            raise EOFError("the warm container's stream ended")
+        frames = self._frames
+        frames += chunk
+        while len(frames) >= 8:
+            size = int.from_bytes(frames[4:8], "big")
+            if len(frames) < 8 + size:
+                break
+            (self.stderr if frames[0] == 2 else self.stdout).extend(frames[8 : 8 + size])
+            del frames[: 8 + size]
+        return True
 
-# Run after every step: kill every process but PID 1 and itself, empty the writable places,
-# drop SysV IPC objects, and report whether anything is left, with the cgroup's OOM kills.
-CLEAN = r"""
-import json, os, shutil, signal, stat, subprocess, time
-me = os.getpid()
+    def line(self, deadline: float) -> bytes | None:
+        """The next stdout line, or None at ``deadline`` (time.monotonic)."""
+        while True:
+            end = self.stdout.find(b"\n")
+            if end >= 0:
+                line = bytes(self.stdout[:end])
+                del self.stdout[: end + 1]
+                return line
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._fill(remaining)
 
-def alive():
-    pids = []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in (1, me):
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state not in ("Z", "X"):  # zombies hold nothing; the reaper collects them
-                pids.append(int(name))
-    return pids
-
-left = alive()
-for _ in range(100):
-    if not left:
-        break
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    time.sleep(0.02)
-    left = alive()
-
-def unlock(func, path, _exc):
-    os.chmod(os.path.dirname(path), 0o700)
-    if os.path.isdir(path) and not os.path.islink(path):
-        os.chmod(path, 0o700)
-    func(path)
-
-def empty(folder):
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
+    def idle(self) -> bool:
+        """True if the supervisor is alive and said nothing since its last report."""
         try:
-            if entry.is_dir(follow_symlinks=False):
-                os.chmod(entry.path, 0o700)
-                shutil.rmtree(entry.path, onerror=unlock)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            pass
+            readable, _, _ = select.select([self.sock], [], [], 0)
+            if readable:
+                self._fill(0)
+        except (OSError, EOFError):
+            return False
+        return not (self.stdout or self.stderr or self._frames)
 
-places = ("/tmp", "/dev/shm", "/dev/mqueue")
-for folder in places:
-    empty(folder)
-
-def ipc_objects():
-    count = 0
-    for kind in ("shm", "msg", "sem"):
-        try:
-            with open("/proc/sysvipc/" + kind) as f:
-                count += max(0, len(f.read().strip().splitlines()) - 1)
-        except OSError:
-            pass
-    return count
-
-def oom_kills():
-    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
-        try:
-            with open(path) as f:
-                for line in f:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        return int(value)
-        except (OSError, ValueError):
-            continue
-    return -1
-
-if ipc_objects():
-    subprocess.run(["ipcrm", "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-files = {folder: sorted(os.listdir(folder)) for folder in places if os.path.isdir(folder)}
-with open("/proc/1/cmdline", "rb") as f:
-    init_ok = f.read().endswith(b"mle-warm-init\0")
-report = {
-    "processes": alive(),
-    "files": {k: v for k, v in files.items() if v},
-    "ipc": ipc_objects(),
-    "init": init_ok,
-    "oom_kill": oom_kills(),
-}
-report["clean"] = not report["processes"] and not report["files"] and not report["ipc"] and init_ok
-print(json.dumps(report))
-"""
-
-
-def _unlock(func: Any, path: str, _exc: Any) -> None:
-    # A program may leave a folder without write or search permission: restore and retry.
-    os.chmod(os.path.dirname(path), 0o700)
-    if os.path.isdir(path) and not os.path.islink(path):
-        os.chmod(path, 0o700)
-    func(path)
-
-
-def _empty(folder: Path, keep: tuple[str, ...] = ()) -> None:
-    """Delete everything in ``folder`` (never following links) except the names in ``keep``."""
-    for entry in os.scandir(folder):
-        if entry.name in keep:
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            os.chmod(entry.path, 0o700)
-            shutil.rmtree(entry.path, onerror=_unlock)
-        else:
-            os.unlink(entry.path)
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        with contextlib.suppress(Exception):
+            self._handle.close()
 
 
 @dataclass
 class _Slot:
-    """One warm container and the host folder bound into it."""
+    """One warm container, its supervisor's stream, and the host folder bound into it."""
 
-    root: Path
+    root: Path | None = None  # the container's host folder; a fresh one per container
     key: tuple | None = None
     container: Any = None
+    channel: _Channel | None = None
     uses: int = 0
-    oom_kills: int = 0  # the container's OOM-kill counter after its last step
     busy: bool = True
+    interrupted: bool = False  # interrupt() removed its container under a running step
+    removal: threading.Thread | None = None  # its last container being removed
 
 
 @dataclass
@@ -228,11 +180,14 @@ class _Registry:
     """What the finalizer must clean up; shared with it so it never holds the sandbox."""
 
     client: Any
-    containers: dict[int, Any] = field(default_factory=dict)
+    containers: dict[str, Any] = field(default_factory=dict)  # by container id
     roots: set[Path] = field(default_factory=set)
+    removals: list[threading.Thread] = field(default_factory=list)
 
 
 def _cleanup(registry: _Registry) -> None:
+    for thread in list(registry.removals):
+        thread.join()
     for container in list(registry.containers.values()):
         with contextlib.suppress(Exception):  # at exit: best effort, the daemon may be gone
             remove_container(container)
@@ -243,30 +198,22 @@ def _cleanup(registry: _Registry) -> None:
 
 
 class _SlotFolder(StepFolder):
-    """A step folder inside a warm container's host folder, emptied and refilled per step."""
+    """A step in a warm container's host folder; the supervisor empties and refills it."""
 
     def __init__(self, slot: _Slot, request: RunRequest) -> None:
+        assert slot.root is not None, "a slot has a folder while it has a container"
         self.slot = slot
         self.root = slot.root
         self.step = slot.root / "step"
         self.ctl = slot.root / "ctl"
         self.request = request
+        self.token = secrets.token_hex(16)
         self.recycle = True  # set by the step: False when the container may serve another
-        for folder in (self.step, self.ctl):
-            folder.chmod(0o777)  # also undoes a program's chmod when it runs as the host user
-        _empty(self.root, keep=("step", "ctl"))
-        _empty(self.step, keep=("input",))
-        _empty(self.ctl)
-        for folder in (self.step / "working", self.step / "submission"):
-            folder.mkdir()
-            folder.chmod(0o777)  # the sandbox user is not the host user when the host is root
-        self.token = os.urandom(16).hex()
-        shutil.copy(RUNNER, self.ctl / "runner.py")
-        (self.ctl / "program.py").write_text(request.program)
-        (self.ctl / "token").write_text(self.token)
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / "submission-copy").unlink()  # the previous step's
 
     def remove(self) -> None:
-        # The folder belongs to the container; the sandbox empties it when the step ends.
+        # The folder belongs to the container; the supervisor empties it before each step.
         pass
 
 
@@ -315,19 +262,9 @@ class WarmDockerSandbox(Sandbox):
         except SandboxError as exc:
             yield RunResult(exit_code=None, duration=0.0, sandbox_error=str(exc), backend=self.name)
             return
-        try:
-            folder = _SlotFolder(slot, request)
-        except OSError as exc:  # the host folder cannot be emptied: give up on this slot
-            self._drop(slot)
-            yield RunResult(
-                exit_code=None,
-                duration=0.0,
-                sandbox_error=f"could not empty the warm container's folder {slot.root}: {exc}",
-                backend=self.name,
-            )
-            return
         recycle = True  # unless the step ends normally
         try:
+            folder = _SlotFolder(slot, request)
             result = self._execute(request, folder)
             result.backend = self.name
             recycle = folder.recycle
@@ -338,51 +275,120 @@ class WarmDockerSandbox(Sandbox):
             self._release(slot, recycle)
 
     def _execute(self, request: RunRequest, folder: StepFolder) -> RunResult:
-        import docker.errors
-
         assert isinstance(folder, _SlotFolder), "warm steps run in their container's folder"
         slot = folder.slot
-        folder.write_config("/step", request.time_limit)
         result = RunResult(exit_code=None, duration=request.time_limit)
+        message = (
+            json.dumps(
+                {
+                    "token": folder.token,
+                    "program": request.program,
+                    "env": program_environment(request),
+                    "cwd": "/step",
+                    "time_limit": request.time_limit,
+                    "submission_file": request.submission_file,
+                }
+            ).encode()
+            + b"\n"
+        )
         try:
-            output, exit_code, host_timeout = self._exec_runner(slot, request)
-            if host_timeout:
-                result.timed_out = True
-                folder.parse_report(output, result)
-                return result
-            before = slot.oom_kills
-            report = self._clean(slot)
-            if report.get("oom_kill", -1) > before:
-                result.oom = True  # the kernel may have picked the runner itself
-            folder.parse_report(output, result)
-            slot.uses += 1
-            folder.recycle = not (
-                report.get("clean")
-                and exit_code == 0
-                and result.sandbox_error is None
-                and not result.timed_out
-                and not result.oom
-                and slot.uses < self.max_uses
-            )
-        except (docker.errors.DockerException, SandboxError) as exc:
-            result.sandbox_error = f"Docker failed to run the step in a warm container: {exc}"
+            channel = self._send(slot, request, message)
+        except SandboxError as exc:
+            result.sandbox_error = str(exc)
+            return result
+        sent = time.monotonic()
+        prefix = folder.token.encode() + b" "
+        try:
+            while True:
+                line = channel.line(sent + request.time_limit + GRACE_SECONDS)
+                if line is None:  # the supervisor did not stop the program: remove it all
+                    result.timed_out = True
+                    result.duration = time.monotonic() - sent
+                    return result
+                if line.startswith(prefix):
+                    break
+        except (EOFError, OSError):
+            self._ended(slot, result, time.monotonic() - sent)
+            return result
+        report = json.loads(line[len(prefix) :])
+        if "error" in report:
+            result.sandbox_error = f"the warm container's supervisor failed: {report['error']}"
+            return result
+        folder.parse_report(line.decode("utf-8", "replace"), result)
+        slot.uses += 1
+        folder.recycle = not (
+            report["clean"]
+            and not result.timed_out
+            and not result.oom
+            and slot.uses < self.max_uses
+        )
         return result
+
+    def _send(self, slot: _Slot, request: RunRequest, message: bytes) -> _Channel:
+        """Hand the request to the supervisor; a container that died while idle (an engine
+        restart, a kill from outside) is replaced once, before the program ever ran."""
+        for attempt in range(2):
+            channel = slot.channel
+            if channel is not None and channel.idle():
+                try:
+                    channel.send(message)
+                    return channel
+                except OSError:
+                    pass
+            if attempt == 0:
+                key = slot.key or self._key(request)
+                self._retire(slot)
+                self._start(slot, request, key)
+        raise SandboxError(
+            "a fresh warm container did not take the step; check the engine (`docker info`)"
+        )
+
+    def _ended(self, slot: _Slot, result: RunResult, elapsed: float) -> None:
+        """The container stopped during the step: out of memory, or removed or killed from
+        outside (the program cannot signal the supervisor)."""
+        import docker.errors
+
+        said = (slot.channel.stderr if slot.channel else b"").decode("utf-8", "replace")[-2000:]
+        state: dict[str, Any] = {}
+        if slot.container is not None and not slot.interrupted:
+            with contextlib.suppress(docker.errors.DockerException):
+                slot.container.reload()
+                state = slot.container.attrs.get("State", {})
+        if state.get("OOMKilled"):
+            result.oom = True
+            result.duration = elapsed
+            result.stderr = "the container ran out of memory and its supervisor was killed\n" + said
+            return
+        why = "it was removed (the step was interrupted)" if slot.interrupted or not state else (
+            f"its supervisor exited with code {state.get('ExitCode')}"
+        )
+        result.sandbox_error = (
+            f"the warm container stopped during the step: {why}"
+            + (f"; it said: {said.strip()}" if said.strip() else "")
+            + ". A fresh container serves the next step."
+        )
 
     def interrupt(self) -> int:
         """Remove the containers of the steps running now (a rollout pool cancelling a job);
         those steps end at once with a sandbox error. Returns how many there were."""
         with self._cond:
-            busy = [s.container for s in self._slots if s.busy and s.container is not None]
-        for container in busy:
+            busy = [s for s in self._slots if s.busy and s.container is not None]
+            for slot in busy:
+                slot.interrupted = True
+            containers = [s.container for s in busy]
+        for container in containers:
             remove_container(container)
-        return len(busy)
+        return len(containers)
 
     def close(self) -> None:
         """Remove every warm container and its folder (steps still running are killed)."""
         with self._cond:
             self._closed = True
-            self._slots.clear()
+            slots, self._slots = self._slots, []
             self._cond.notify_all()
+        for slot in slots:
+            if slot.channel is not None:
+                slot.channel.close()
         self._finalizer()
         if self._own_client:
             self.client.close()
@@ -422,7 +428,7 @@ class WarmDockerSandbox(Sandbox):
                     slot.busy = True
                     return slot
                 if len(self._slots) < self.size:
-                    slot = _Slot(root=self._new_root())
+                    slot = _Slot()
                     self._slots.append(slot)
                     break
                 if idle:
@@ -431,6 +437,8 @@ class WarmDockerSandbox(Sandbox):
                     break
                 self._cond.wait()
         try:
+            if slot.removal is not None:  # at most ``size`` containers exist at any time
+                slot.removal.join()
             self._retire(slot)
             self._start(slot, request, key)
         except BaseException:
@@ -441,10 +449,11 @@ class WarmDockerSandbox(Sandbox):
     def _release(self, slot: _Slot, recycle: bool) -> None:
         try:
             if recycle:
-                self._retire(slot)
+                self._retire(slot, wait=False)
         finally:
             with self._cond:
                 slot.busy = False
+                slot.interrupted = False
                 if self._closed:
                     self._retire(slot)
                 self._cond.notify_all()
@@ -454,127 +463,91 @@ class WarmDockerSandbox(Sandbox):
         with self._cond:
             if slot in self._slots:
                 self._slots.remove(slot)
-            self._registry.roots.discard(slot.root)
             self._cond.notify_all()
-        shutil.rmtree(slot.root, ignore_errors=True)
 
     def _new_root(self) -> Path:
         base = Path(os.environ.get("MLE_GYM_WORKDIR") or tempfile.gettempdir())
         base.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="mle-warm-", dir=base))
+        (root / OWNER_FILE).write_text(str(os.getpid()))  # for `mle-gym sandbox gc`
         for folder in (root / "step", root / "step" / "input", root / "ctl"):
             folder.mkdir()
-            folder.chmod(0o777)
+            folder.chmod(0o777)  # the sandbox user is not the host user when the host is root
         self._registry.roots.add(root)
         return root
 
     def _start(self, slot: _Slot, request: RunRequest, key: tuple) -> None:
         import docker.errors
 
+        slot.root = self._new_root()
+        ctl = slot.root / "ctl"
+        for source in (RUNNER, SUPERVISOR):  # read once at start-up; the first step wipes ctl/
+            shutil.copy(source, ctl / source.name)
         config = container_config(
             self.image,
             self.user,
             request,
-            command=["python3", "-c", INIT, "mle-warm-init"],
+            command=["python3", "/mle/ctl/supervisor.py", "mle-warm-supervisor"],
             step_dir=slot.root / "step",
-            ctl_dir=slot.root / "ctl",
+            ctl_dir=ctl,
             name=slot.root.name,
         )
         config["labels"][WARM_LABEL] = "1"
+        # stdin open and closed when the host's attach ends: a host that dies stops its
+        # containers. Reports travel on stdout, so nothing needs logging.
+        config.update(stdin_open=True, detach=False, log_config={"type": "none", "config": {}})
         try:
             container = self.client.containers.create(**config)
-            self._registry.containers[id(slot)] = container
+            self._registry.containers[container.id] = container
             slot.container = container
+            handle = self.client.api.attach_socket(
+                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            slot.channel = _Channel(handle)  # attached before start: no output is missed
             container.start()
         except docker.errors.DockerException as exc:
             raise SandboxError(
                 f"could not start a warm container: {exc}. Check that the Docker engine "
                 "is healthy (`docker info`) and the image exists (`mle-gym sandbox build`)."
             ) from None
-        slot.key, slot.uses, slot.oom_kills = key, 0, 0
+        slot.key, slot.uses, slot.interrupted = key, 0, False
 
-    def _retire(self, slot: _Slot) -> None:
-        """Remove the slot's container (if any); the slot stays, ready for a fresh one."""
-        container, slot.container, slot.key = slot.container, None, None
-        self._registry.containers.pop(id(slot), None)
-        if container is not None:
-            remove_container(container)
+    def _retire(self, slot: _Slot, wait: bool = True) -> None:
+        """Remove the slot's container and then its host folder (a new container gets a new
+        one, so nothing of a removed container's steps can reach it). With ``wait=False`` the
+        engine's removal (0.1-1 s) overlaps the host's work after the step (grading); the
+        slot's next container, ``close()`` and the finalizer wait for it."""
+        container, root, channel = slot.container, slot.root, slot.channel
+        slot.container, slot.root, slot.channel, slot.key = None, None, None, None
+        if channel is not None:
+            channel.close()
+        registry = self._registry
 
-    # -- one step --------------------------------------------------------------------------------
+        def remove() -> None:
+            if container is not None:
+                remove_container(container)
+                registry.containers.pop(container.id, None)
+            if root is not None:
+                shutil.rmtree(root, ignore_errors=True)
+                registry.roots.discard(root)
 
-    def _exec_runner(self, slot: _Slot, request: RunRequest) -> tuple[str, int | None, bool]:
-        """Run the runner as a fresh exec; (output, exit code, host timed out)."""
-        import docker.errors
+        if wait:
+            remove()
+            return
 
-        api = self.client.api
-        command = ["python3", "/mle/ctl/runner.py", "/mle/ctl"]
-        env = program_environment(request)
-        try:
-            exec_id = api.exec_create(
-                slot.container.id, command, user=self.user, environment=env, workdir="/step"
-            )["Id"]
-        except docker.errors.APIError:  # it died while idle (daemon restart, OOM): once more
-            key = slot.key
-            self._retire(slot)
-            self._start(slot, request, key or self._key(request))
-            exec_id = api.exec_create(
-                slot.container.id, command, user=self.user, environment=env, workdir="/step"
-            )["Id"]
-        # exec_start blocks without a socket timeout; the host's deadline is the join below.
-        box: dict[str, Any] = {}
-
-        def stream() -> None:
+        def remove_quietly() -> None:
             try:
-                box["output"] = api.exec_start(exec_id)
-            except Exception as exc:  # a removed container ends the stream with an error
-                box["error"] = exc
+                remove()
+            except Exception:  # still registered: close() or the finalizer tries again
+                pass
+            finally:
+                with contextlib.suppress(ValueError):
+                    registry.removals.remove(threading.current_thread())
 
-        reader = threading.Thread(target=stream, daemon=True, name="mle-warm-exec")
-        reader.start()
-        reader.join(request.time_limit + GRACE_SECONDS)
-        if reader.is_alive():
-            remove_container(slot.container)  # the only way to stop a hung exec
-            reader.join(10)
-            return _text(box.get("output")), None, True
-        if "error" in box:
-            raise SandboxError(f"the step's output stream broke: {box['error']}")
-        code = api.exec_inspect(exec_id).get("ExitCode")
-        return _text(box.get("output")), code, False
-
-    def _clean(self, slot: _Slot) -> dict[str, Any]:
-        """Kill leftovers and empty the writable places; the cleaner's report."""
-        api = self.client.api
-        exec_id = api.exec_create(
-            slot.container.id, ["python3", "-c", CLEAN], user=self.user, environment={}
-        )["Id"]
-        box: dict[str, Any] = {}
-
-        def stream() -> None:
-            with contextlib.suppress(Exception):  # no output reads as "did not report"
-                box["output"] = api.exec_start(exec_id)
-
-        reader = threading.Thread(target=stream, daemon=True, name="mle-warm-clean")
-        reader.start()
-        reader.join(CLEAN_SECONDS)
-        if reader.is_alive():
-            return {"clean": False, "error": "the cleaner did not finish"}
-        lines = _text(box.get("output")).strip().splitlines()
-        try:
-            report = json.loads(lines[-1])
-        except (IndexError, ValueError):
-            return {"clean": False, "error": "the cleaner did not report"}
-        if api.exec_inspect(exec_id).get("ExitCode") != 0:
-            report["clean"] = False
-        slot.oom_kills = max(slot.oom_kills, int(report.get("oom_kill", 0)))
-        return report
-
-
-def _text(output: Any) -> str:
-    if output is None:
-        return ""
-    if isinstance(output, bytes):
-        return output.decode("utf-8", "replace")
-    return str(output)
+        thread = threading.Thread(target=remove_quietly, daemon=True, name="mle-warm-remove")
+        registry.removals.append(thread)
+        slot.removal = thread
+        thread.start()
 
 
 __all__ = ["WarmDockerSandbox"]
