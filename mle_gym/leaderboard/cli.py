@@ -40,11 +40,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     store = ResultsStore(args.results)
     env_options = {"time_limit": args.time_limit} if args.time_limit else {}
-    summary = run(
-        episodes, store, workers=args.workers, backend=args.backend, sandbox=args.sandbox,
-        parallel_episodes=args.parallel_episodes, env_options=env_options,
-        progress=not args.quiet,
-    )
+    try:
+        summary = run(
+            episodes, store, workers=args.workers, backend=args.backend, sandbox=args.sandbox,
+            parallel_episodes=args.parallel_episodes, env_options=env_options,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        saved = len(store.finished_keys() & {e.key() for e in episodes})
+        print(f"\ninterrupted: {saved} of {len(episodes)} episodes are saved in {args.results}; "
+              "run the same command again to finish the rest")
+        return 130
     print(
         f"{summary.planned} episodes planned, {summary.skipped} already in {args.results}, "
         f"{summary.finished} run now ({summary.errors} with errors)"
