@@ -679,3 +679,41 @@ def test_milestone_constants():
     with pytest.raises(AttributeError):
         result.source = "x"  # type: ignore[misc]
 
+
+
+def test_instrumenting_from_many_threads_at_once_is_safe():
+    """CPython 3.11's ast is not thread-safe (python/cpython#106905): a garbage collection
+    that switches threads in the middle of a tree conversion breaks it. The pool's workers
+    instrument programs concurrently, so instrumentation serialises its tree work. The
+    frequent thread switches and cyclic garbage with finalizers make the race likely."""
+    import gc
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mle_gym.spec import load_task
+
+    programs = [p.read_text() for p in (load_task("spooky-author").folder / "solutions").glob("*.py")]
+    instrumenter = StaticInstrumenter()
+    expected = [instrumenter.instrument(p).source for p in programs]
+
+    class Finalised:
+        def __del__(self) -> None:
+            pass
+
+    def work(i: int) -> str:
+        garbage = [[Finalised()] for _ in range(50)]
+        for cycle in garbage:
+            cycle.append(cycle)
+        del garbage
+        return instrumenter.instrument(programs[i % len(programs)]).source
+
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    sys.setswitchinterval(1e-6)
+    gc.set_threshold(10, 1, 1)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(work, range(600)))
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+    assert results == [expected[i % len(programs)] for i in range(600)]

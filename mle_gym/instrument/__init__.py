@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from mle_gym.instrument.milestones import DESCRIPTIONS, HOOK, MILESTONES, REPORTED
+from mle_gym.instrument.threadsafe import AST_LOCK
 
 
 class InstrumentationError(ValueError):
@@ -103,7 +104,7 @@ def extract_code(text: str) -> str:
     if not candidates:
         return text
     try:
-        with warnings.catch_warnings():
+        with AST_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ast.parse(text)
         return text

@@ -43,6 +43,7 @@ from mle_gym.instrument import (
 )
 from mle_gym.instrument.milestones import DESCRIPTIONS, HOOK, REPORTED, in_order
 from mle_gym.instrument.static import PROLOGUE, _Editor, _normalise, _parse
+from mle_gym.instrument.threadsafe import AST_LOCK
 from mle_gym.llm import ChatClient
 
 log = logging.getLogger(__name__)
@@ -472,7 +473,8 @@ class LMInstrumenter:
         except Exception as exc:  # a broken model must not cost the agent its step
             return self._fall_back(fallback, f"lm request failed: {exc}")
         try:
-            source, milestones = verify_rewrite(text, completion.text)
+            with AST_LOCK:
+                source, milestones = verify_rewrite(text, completion.text)
         except RewriteRejected as exc:
             reason = str(exc)
             if completion.truncated:

@@ -85,6 +85,7 @@ from dataclasses import dataclass, field
 
 from mle_gym.instrument import InstrumentationError, InstrumentedProgram
 from mle_gym.instrument.milestones import HOOK, in_order
+from mle_gym.instrument.threadsafe import AST_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -935,6 +936,10 @@ class StaticInstrumenter:
         self.check = check
 
     def instrument(self, code: str) -> InstrumentedProgram:
+        with AST_LOCK:
+            return self._instrument(code)
+
+    def _instrument(self, code: str) -> InstrumentedProgram:
         if not isinstance(code, str):
             raise InstrumentationError(f"the program must be text, not {type(code).__name__}")
         if not code.strip():

@@ -38,6 +38,7 @@ import gymnasium as gym
 
 from mle_gym.instrument import extract_code
 from mle_gym.instrument.milestones import MILESTONES
+from mle_gym.instrument.threadsafe import AST_LOCK
 from mle_gym.reward import compute_reward
 
 
@@ -45,7 +46,8 @@ def program_sha256(action: str) -> str:
     """A program's identity: SHA-256 of its syntax tree, or of its text if it does not parse."""
     code = extract_code(action)
     try:
-        canonical = ast.dump(ast.parse(code))
+        with AST_LOCK:
+            canonical = ast.dump(ast.parse(code))
     except (SyntaxError, ValueError):
         canonical = code.strip()
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
