@@ -148,6 +148,7 @@ def plot_score_vs_time(rows: Sequence[AgentRow], path: Path) -> None:
             ax.annotate(task, (x, y), fontsize=6, alpha=0.7, xytext=(3, 3),
                         textcoords="offset points")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())  # labelled minor ticks overlap
     ax.set_xlabel("median program run time per step (s, log scale)")
     ax.set_ylabel("normalised score")
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
