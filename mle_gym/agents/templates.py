@@ -23,6 +23,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from mle_gym.instrument.threadsafe import AST_LOCK
 from mle_gym.spec import load_task, tasks_root
 
 LEVELS = ("fast", "strong")
@@ -98,7 +99,8 @@ def _float(text: str | None) -> float | None:
 def _plan_of(source: str) -> str:
     """The first paragraph of the program's docstring, on one line."""
     try:
-        doc = ast.get_docstring(ast.parse(source)) or ""
+        with AST_LOCK:  # agents act in threads beside the pool's workers (leaderboard)
+            doc = ast.get_docstring(ast.parse(source)) or ""
     except SyntaxError:
         doc = ""
     return " ".join(doc.split("\n\n", 1)[0].split())
