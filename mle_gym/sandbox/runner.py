@@ -74,6 +74,29 @@ def pump(stream, sink: Capped) -> None:
         sink.feed(chunk)
 
 
+def capture(child: subprocess.Popen, read_fd: int, started: float) -> tuple:
+    """Start threads collecting the child's stdout, stderr and milestones (name, seconds
+    since ``started``, each name once); returns (stdout, stderr, milestones, threads)."""
+    out, err = Capped(), Capped()
+    milestones: list = []
+
+    def read_milestones() -> None:
+        with os.fdopen(read_fd, "rb") as pipe:
+            for raw in pipe:
+                name = raw.decode("utf-8", "replace").strip()
+                if name and name not in {m[0] for m in milestones}:
+                    milestones.append([name, round(time.monotonic() - started, 4)])
+
+    threads = [
+        threading.Thread(target=pump, args=(child.stdout, out), daemon=True),
+        threading.Thread(target=pump, args=(child.stderr, err), daemon=True),
+        threading.Thread(target=read_milestones, daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    return out, err, milestones, threads
+
+
 def oom_kills() -> int:
     """The cgroup's OOM-kill counter (v2 or v1), or -1 where it cannot be read."""
     for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
@@ -125,23 +148,7 @@ def main() -> int:
         start_new_session=True,  # its own process group, so a kill reaches its children
     )
     os.close(write_fd)
-    out, err = Capped(), Capped()
-    milestones: list = []
-
-    def read_milestones() -> None:
-        with os.fdopen(read_fd, "rb") as pipe:
-            for raw in pipe:
-                name = raw.decode("utf-8", "replace").strip()
-                if name and name not in {m[0] for m in milestones}:
-                    milestones.append([name, round(time.monotonic() - started, 4)])
-
-    threads = [
-        threading.Thread(target=pump, args=(child.stdout, out), daemon=True),
-        threading.Thread(target=pump, args=(child.stderr, err), daemon=True),
-        threading.Thread(target=read_milestones, daemon=True),
-    ]
-    for t in threads:
-        t.start()
+    out, err, milestones, threads = capture(child, read_fd, started)
     timed_out = False
     try:
         child.wait(timeout=config["time_limit"])

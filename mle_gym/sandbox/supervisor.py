@@ -44,12 +44,11 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runner import BOOTSTRAP, Capped, oom_kills, pump  # noqa: E402 - copied next to this file
+from runner import BOOTSTRAP, capture, oom_kills  # noqa: E402 - copied next to this file
 
 STEP = "/step"
 CTL = "/mle/ctl"
@@ -252,23 +251,7 @@ class Supervisor:
         # writable by this user (this process's own are not: it is non-dumpable).
         raise_oom_score(child.pid)
         os.close(write_fd)
-        out, err = Capped(), Capped()
-        milestones = []
-
-        def read_milestones() -> None:
-            with os.fdopen(read_fd, "rb") as pipe:
-                for raw in pipe:
-                    name = raw.decode("utf-8", "replace").strip()
-                    if name and name not in {m[0] for m in milestones}:
-                        milestones.append([name, round(time.monotonic() - started, 4)])
-
-        threads = [
-            threading.Thread(target=pump, args=(child.stdout, out), daemon=True),
-            threading.Thread(target=pump, args=(child.stderr, err), daemon=True),
-            threading.Thread(target=read_milestones, daemon=True),
-        ]
-        for t in threads:
-            t.start()
+        out, err, milestones, threads = capture(child, read_fd, started)
         deadline = started + float(request["time_limit"])
         timed_out = False
         while True:
