@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from mle_gym.leaderboard.aggregate import AgentRow
@@ -85,7 +86,9 @@ def markdown_table(head: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def html_table(head: list[str], body: list[list[str]], reference: set[str] = frozenset()) -> str:
+def html_table(
+    head: list[str], body: list[list[str]], reference: AbstractSet[str] = frozenset()
+) -> str:
     out = ["<table>", "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
            + "</tr></thead>", "<tbody>"]
     for row in body:
@@ -142,7 +145,7 @@ def plot_score_vs_time(rows: Sequence[AgentRow], path: Path) -> None:
                   if c.median_step_seconds is not None]
         if not points:
             continue
-        tasks, xs, ys = zip(*points, strict=True)
+        _, xs, ys = zip(*points, strict=True)
         ax.scatter(xs, ys, label=f"{row.agent} ({row.data})", alpha=0.8)
         for task, x, y in points:
             ax.annotate(task, (x, y), fontsize=6, alpha=0.7, xytext=(3, 3),

@@ -97,6 +97,24 @@ def capture(child: subprocess.Popen, read_fd: int, started: float) -> tuple:
     return out, err, milestones, threads
 
 
+def report(
+    code: int | None, duration: float, timed_out: bool, oom: bool, milestones: list,
+    out: Capped, stderr_text: str, stderr_bytes: int,
+) -> dict:
+    """The fields the host reads from a step's report (runner and warm supervisor alike)."""
+    return {
+        "exit_code": code,
+        "duration": round(duration, 4),
+        "timed_out": timed_out,
+        "oom": oom,
+        "milestones": milestones,
+        "stdout": out.text(),
+        "stderr": stderr_text,
+        "stdout_bytes": out.total,
+        "stderr_bytes": stderr_bytes,
+    }
+
+
 def oom_kills() -> int:
     """The cgroup's OOM-kill counter (v2 or v1), or -1 where it cannot be read."""
     for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
@@ -167,17 +185,7 @@ def main() -> int:
     oom = (oom_after > oom_before >= 0) or (
         not timed_out and code != 0 and "MemoryError" in stderr_text[-4000:]
     )
-    result = {
-        "exit_code": code,
-        "duration": round(duration, 4),
-        "timed_out": timed_out,
-        "oom": oom,
-        "milestones": milestones,
-        "stdout": out.text(),
-        "stderr": stderr_text,
-        "stdout_bytes": out.total,
-        "stderr_bytes": err.total,
-    }
+    result = report(code, duration, timed_out, oom, milestones, out, stderr_text, err.total)
     sys.stdout.write("\n" + token + " " + json.dumps(result) + "\n")
     sys.stdout.flush()
     return 0

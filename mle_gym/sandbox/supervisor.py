@@ -48,7 +48,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runner import BOOTSTRAP, capture, oom_kills  # noqa: E402 - copied next to this file
+from runner import BOOTSTRAP, capture, oom_kills, report  # noqa: E402 - copied next to this file
 
 STEP = "/step"
 CTL = "/mle/ctl"
@@ -295,16 +295,8 @@ class Supervisor:
         after = time.monotonic() - started - duration
         phases = {"before": round(started - received, 4), "after": round(after, 4)}
         return {
+            **report(code, duration, timed_out, oom, milestones, out, stderr_text, err.total),
             "phases": phases,
-            "exit_code": code,
-            "duration": round(duration, 4),
-            "timed_out": timed_out,
-            "oom": oom,
-            "milestones": milestones,
-            "stdout": out.text(),
-            "stderr": stderr_text,
-            "stdout_bytes": out.total,
-            "stderr_bytes": err.total,
             "oom_kill": oom_after,
             "clean": not any(leftovers.values()),
             "leftovers": leftovers,
