@@ -103,11 +103,19 @@ def _kaggle_download(spec: TaskSpec, target: Path) -> Path:
     return archives[0]
 
 
-def prepare_full(spec: TaskSpec, raw: Path | None = None, progress: bool = False) -> TaskData:
-    """The task's full data in the cache, prepared from the first source that is there."""
+def prepare_full(
+    spec: TaskSpec, raw: Path | None = None, progress: bool = False, force: bool = False
+) -> TaskData:
+    """The task's full data in the cache, prepared from the first source that is there.
+
+    A cached folder is checked against its marker (sha256 of every private file, size of
+    every public one); a damaged one is refused with the command that rebuilds it (it is
+    not rebuilt silently: that may need a download). ``force`` rebuilds it."""
     target = full_root(spec)
-    if (target / MARKER).exists():
-        return TaskData(spec, "full", target)
+    if not force and (target / MARKER).exists():
+        data = TaskData(spec, "full", target)
+        data.verify()
+        return data
     module = load_task_module(spec, "prepare")
 
     def build(tmp: Path) -> dict:
@@ -138,5 +146,7 @@ def prepare_full(spec: TaskSpec, raw: Path | None = None, progress: bool = False
                 bar.update()
         return {"task": spec.slug, "flavour": "full", "source": str(source)}
 
-    _atomic_prepare(target, build)
-    return TaskData(spec, "full", target)
+    _atomic_prepare(target, build, replace=force, spec=spec)
+    data = TaskData(spec, "full", target)
+    data.verify()
+    return data
