@@ -33,7 +33,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from mle_gym.data import prepare
 
     raw = Path(args.raw) if args.raw else None
-    data = prepare(args.task, "full" if args.full else "lite", seed=args.seed, raw=raw, progress=True)
+    data = prepare(args.task, "full" if args.full else "lite", seed=args.seed, raw=raw,
+                   progress=True, force=args.force)
     print(f"public:  {data.public}")
     print(f"private: {data.private}")
     return 0
@@ -282,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the lite data")
     p.add_argument("--raw", default=None,
                    help="with --full: the Kaggle download (zip or folder) to prepare from")
+    p.add_argument("--force", action="store_true",
+                   help="rebuild the data even when the cache has it (a damaged cache)")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("sandbox", help="the Docker sandbox: build, doctor, gc")
