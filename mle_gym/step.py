@@ -18,6 +18,7 @@ from mle_gym.diagnostics import extract_diagnostics
 from mle_gym.grading import Grade, Grader, InvalidSubmission
 from mle_gym.instrument import InstrumentationError, Instrumenter, get_instrumenter
 from mle_gym.instrument.milestones import MILESTONES
+from mle_gym.limits import validate_data, validate_data_seed, validate_limits
 from mle_gym.reward import Anchors, RewardConfig, compute_reward, get_reward_config
 from mle_gym.sandbox import RunRequest, RunResult, Sandbox, SandboxError
 from mle_gym.spec import TaskSpec, load_task
@@ -62,19 +63,31 @@ class TaskRuntime:
         reward: str | RewardConfig | dict | None = None,
     ) -> TaskRuntime:
         spec = task if isinstance(task, TaskSpec) else load_task(task)
+        # Everything cheap is checked before the data is prepared (which can take minutes).
+        validate_limits(time_limit=time_limit, memory_limit=memory_limit, cpus=cpus)
+        data = validate_data(data)
+        data_seed = validate_data_seed(data_seed)
+        reward_config = get_reward_config(reward)
+        chosen_instrumenter = get_instrumenter(instrumenter)
         prepared = prepare(spec, data, data_seed)
-        limits = spec.full_limits if prepared.flavour == "full" else spec.limits
+        defaults = spec.full_limits if prepared.flavour == "full" else spec.limits
+        # ``is None``, not ``or``: 0 is an error to report, not a request for the default.
+        limits = validate_limits(
+            time_limit=defaults.time_limit if time_limit is None else time_limit,
+            memory_limit=defaults.memory_limit if memory_limit is None else memory_limit,
+            cpus=defaults.cpus if cpus is None else cpus,
+        )
         scores = spec.scores(prepared.flavour)
         return cls(
             spec=spec,
             data=prepared,
             grader=Grader(prepared),
             anchors=Anchors(spec.direction, scores.sample, scores.reference),
-            instrumenter=get_instrumenter(instrumenter),
-            reward_config=get_reward_config(reward),
-            time_limit=float(time_limit or limits.time_limit),
-            memory_limit=str(memory_limit or limits.memory_limit),
-            cpus=float(cpus or limits.cpus),
+            instrumenter=chosen_instrumenter,
+            reward_config=reward_config,
+            time_limit=limits["time_limit"],
+            memory_limit=limits["memory_limit"],
+            cpus=limits["cpus"],
         )
 
     def request(self, source: str) -> RunRequest:
