@@ -139,3 +139,53 @@ def test_the_program_environment_has_no_secret(monkeypatch):
                          time_limit=1, memory_limit="1g", cpus=1)
     assert SECRET_ENV not in program_environment(request)
     assert not any("stay on the host" in v for v in program_environment(request).values())
+
+
+HASH_GUESS = """
+import os, zlib
+import pandas as pd
+test = pd.read_csv(os.path.join(os.environ["MLE_INPUT_DIR"], "test.csv"))
+guess = test["text"].map(lambda t: zlib.crc32(t.encode()) % 3)
+sub = pd.DataFrame({"id": test["id"]})
+for k, author in enumerate(["EAP", "HPL", "MWS"]):
+    sub[author] = (guess == k) * 0.8 + 0.1
+sub.to_csv(os.environ["MLE_SUBMISSION_PATH"], index=False)
+"""
+
+
+def hash_guess(data) -> pd.DataFrame:
+    """HASH_GUESS's submission, computed here: its score tells which data set it was run on."""
+    import zlib
+
+    test = pd.read_csv(data.public / "test.csv")
+    guess = test["text"].map(lambda t: zlib.crc32(t.encode()) % 3)
+    sub = pd.DataFrame({"id": test["id"]})
+    for k, author in enumerate(["EAP", "HPL", "MWS"]):
+        sub[author] = (guess == k) * 0.8 + 0.1
+    return sub
+
+
+def test_ray_actors_get_the_drivers_secret_in_their_environment():
+    from mle_gym.data import data_secret
+    from mle_gym.pool.ray_backend import with_data_secret
+
+    merged = with_data_secret({"env_vars": {"OTHER": "1"}, "pip": ["x"]})
+    assert merged == {"env_vars": {"OTHER": "1", SECRET_ENV: data_secret().decode()}, "pip": ["x"]}
+    assert with_data_secret(None) == {"env_vars": {SECRET_ENV: data_secret().decode()}}
+
+
+@pytest.mark.slow
+def test_a_ray_worker_with_its_own_cache_grades_on_the_drivers_data(tmp_path, spooky_data):
+    """An actor whose cache is elsewhere (another node) must still build the driver's data."""
+    pytest.importorskip("ray")
+    from mle_gym.pool import RolloutPool, StepJob
+
+    own_cache = {"runtime_env": {"env_vars": {"MLE_GYM_CACHE": str(tmp_path / "node-cache")}}}
+    with RolloutPool(backend="ray", workers=1, sandbox="local", actor_options=own_cache) as pool:
+        handle = pool.submit(StepJob(task="spooky-author", program=HASH_GUESS,
+                                     options={"data": "lite", "time_limit": 300}))
+        result = handle.result(timeout=600)
+    assert result.error is None and result.info["valid_submission"], result
+    expected = Grader(spooky_data).grade(hash_guess(spooky_data))
+    assert result.info["score"] == pytest.approx(expected.public, abs=1e-12)
+    assert (tmp_path / "node-cache" / "spooky-author").is_dir()  # it really used its own cache

@@ -1,7 +1,8 @@
 """Ray backend: each worker slot is a Ray actor with its own sandbox, anywhere in a cluster.
 
 An actor runs the whole step next to its sandbox: it prepares the task's data on its node
-(deterministically, so every node has the same files), instruments, runs the container,
+(deterministically, so every node has the same files: the driver hands every actor its lite
+data secret in the actor's environment, never in the jobs), instruments, runs the container,
 grades, and sends back only the payload (reward, info, private score). The driver's pool
 keeps the queue, the handles and the completion order, exactly as for the local backend.
 """
@@ -119,7 +120,22 @@ def ray_executors(
     if not isinstance(sandbox, str) and not callable(sandbox):
         raise TypeError("sandbox must be a name or a picklable function returning a Sandbox")
     options = {"num_cpus": 1, **(actor_options or {})}
+    options["runtime_env"] = with_data_secret(options.get("runtime_env"))
     return [RayExecutor(i, sandbox, cache_size, options) for i in range(workers)]
+
+
+def with_data_secret(runtime_env: dict[str, Any] | None) -> dict[str, Any]:
+    """``runtime_env`` plus the driver's lite-data secret as an environment variable, so an
+    actor on any node generates the same lite data as the driver (its own cache's secret
+    would give other answers). The program's environment is built from scratch by every
+    sandbox, so the variable never reaches agent code."""
+    from mle_gym.data import SECRET_ENV, data_secret
+
+    runtime_env = dict(runtime_env or {})
+    env_vars = dict(runtime_env.get("env_vars") or {})
+    env_vars[SECRET_ENV] = data_secret().decode()
+    runtime_env["env_vars"] = env_vars
+    return runtime_env
 
 
 def shutdown_ray() -> None:
