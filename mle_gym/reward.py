@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from mle_gym.instrument.milestones import MILESTONES
 from mle_gym.spec import Direction
 
+# The most milestones one step can reach: each name once, submission_written included.
 MILESTONE_COUNT = len(MILESTONES)
 
 
@@ -42,6 +43,14 @@ class RewardConfig(BaseModel):
 
     @model_validator(mode="after")
     def _ordering(self) -> RewardConfig:
+        numbers = {"milestone_credit": self.milestone_credit, "failure_reward": self.failure_reward,
+                   "invalid_base": self.invalid_base, "no_model_reward": self.no_model_reward}
+        bad = [f"{name}={value!r}" for name, value in numbers.items() if not math.isfinite(value)]
+        if bad:
+            raise ValueError(f"reward numbers must be finite: {', '.join(bad)}")
+        if self.milestone_credit < 0:
+            # A negative credit pays a program for reaching fewer milestones.
+            raise ValueError(f"milestone_credit must be >= 0, not {self.milestone_credit!r}")
         if self.valid == "normalised":
             best_invalid = self.invalid_base + self.milestone_credit * MILESTONE_COUNT
             if best_invalid >= 0 or self.failure_reward >= 0 or self.no_model_reward >= 0:
@@ -75,8 +84,16 @@ def get_reward_config(spec: str | RewardConfig | dict | None) -> RewardConfig:
         if spec not in PRESETS:
             raise ValueError(f"unknown reward preset {spec!r}; known: {', '.join(PRESETS)}")
         return PRESETS[spec]
+    if not isinstance(spec, dict):
+        raise TypeError(
+            "reward must be a preset name, a RewardConfig or a dict of its fields, "
+            f"not {type(spec).__name__}"
+        )
     fields = dict(spec)
-    base = PRESETS[fields.pop("preset", "default")].model_dump()
+    preset = fields.pop("preset", "default")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown reward preset {preset!r}; known: {', '.join(PRESETS)}")
+    base = PRESETS[preset].model_dump()
     base.update(fields, preset="custom")
     return RewardConfig(**base)
 
@@ -108,6 +125,9 @@ def compute_reward(
     no_model: bool = False,
 ) -> tuple[float, dict[str, float | str]]:
     """Reward for one step and the components it was made from."""
+    # Each milestone counts once: the config's bound (invalid programs earn < 0) holds for
+    # at most MILESTONE_COUNT, whatever count a caller passes.
+    milestones = max(0, min(int(milestones), MILESTONE_COUNT))
     credit = config.milestone_credit * milestones
     parts: dict[str, float | str] = {"milestones": milestones}
     if score is not None and config.penalise_no_model and no_model:

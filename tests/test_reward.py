@@ -69,3 +69,52 @@ def test_config_rejects_an_ordering_it_cannot_keep():
     assert get_reward_config({"milestone_credit": 0.05}).milestone_credit == 0.05
     with pytest.raises(ValueError, match="known: default, paper"):
         get_reward_config("nope")
+
+
+# Escape 7 (reward config): an invalid program must stay below 0 under any config `default`
+# accepts, and the config must refuse numbers that make rewards NaN, infinite or perverse.
+@given(credit=st.floats(0, 1, allow_nan=False), base=st.floats(-10, 0, allow_nan=False),
+       counted=st.integers(0, 50))
+def test_no_accepted_config_lets_an_invalid_program_reach_zero(credit, base, counted):
+    try:
+        config = get_reward_config({"milestone_credit": credit, "invalid_base": base})
+    except ValueError:
+        return  # refused: the bound cannot hold
+    # Even a caller that counts a milestone twice (or 50 names) cannot lift it past the bound.
+    assert compute_reward(config, ANCHORS["lower"], counted, None)[0] < 0
+
+
+def test_the_largest_credit_accepted_is_the_six_milestone_bound():
+    # 6 milestones (submission_written once): invalid_base + 6 * credit must stay below 0.
+    assert get_reward_config({"milestone_credit": 0.16}).milestone_credit == 0.16
+    with pytest.raises(ValueError, match="6 \\* milestone_credit"):
+        get_reward_config({"milestone_credit": 1 / 6})
+    best = compute_reward(get_reward_config({"milestone_credit": 0.16}), ANCHORS["lower"], 7, None)
+    assert best[0] == pytest.approx(-1 + 6 * 0.16) and best[1]["milestones"] == 6
+
+
+@pytest.mark.parametrize("fields", [
+    {"milestone_credit": float("nan")}, {"milestone_credit": float("inf")},
+    {"failure_reward": float("nan")}, {"invalid_base": float("-inf")},
+    {"no_model_reward": float("-inf")}, {"milestone_credit": -0.1},
+    {"preset": "paper", "milestone_credit": -0.1}, {"preset": "paper", "failure_reward": float("nan")},
+])
+def test_config_rejects_non_finite_and_negative_credit(fields):
+    with pytest.raises(ValueError, match="finite|>= 0"):
+        get_reward_config(fields)
+
+
+def test_unknown_preset_in_a_dict_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown reward preset 'papr'; known: default, paper"):
+        get_reward_config({"preset": "papr", "milestone_credit": 0.1})
+    with pytest.raises(TypeError, match="preset name, a RewardConfig or a dict"):
+        get_reward_config(0.5)  # type: ignore[arg-type]
+
+
+def test_paper_preset_keeps_its_numbers_exactly():
+    assert PAPER.model_dump() == {
+        "preset": "paper", "milestone_credit": 0.1, "failure_reward": -10.0, "invalid_base": 0.0,
+        "valid": "signed_score", "milestones_on_valid": False, "penalise_no_model": True,
+        "no_model_reward": -10.0,
+    }
+    assert compute_reward(PAPER, ANCHORS["lower"], 6, None)[0] == pytest.approx(0.6)
