@@ -68,7 +68,7 @@ def cmd_sandbox_gc(args: argparse.Namespace) -> int:
     from mle_gym.sandbox.gc import collect_garbage, format_report
 
     report = collect_garbage(docker_client(timeout=30), older_than=args.older_than,
-                             everything=args.all, dry_run=args.dry_run)
+                             everything=args.all, dry_run=args.dry_run, session=args.session)
     print(format_report(report))
     return 1 if any(i.error for i in report.garbage) else 0
 
@@ -302,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="remove every step container and folder, in use or not")
     g.add_argument("--older-than", default=None, metavar="AGE",
                    help="also remove those older than AGE (90s, 30m, 2h, 1d)")
+    g.add_argument("--session", default=None, metavar="NAME",
+                   help="only the containers (and their folders) of this MLE_GYM_SESSION")
     g.set_defaults(func=cmd_sandbox_gc)
 
     p = sub.add_parser(

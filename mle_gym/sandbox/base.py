@@ -10,22 +10,30 @@ The program's view (a contract, identical on every backend)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
+import signal
 import stat
 import tempfile
+import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from mle_gym.sandbox.runner import remove_tree
 
 RUNNER = Path(__file__).with_name("runner.py")
 OWNER_FILE = "owner"  # the pid of the process that made a step folder, for `mle-gym sandbox gc`
 MAX_SUBMISSION_BYTES = 1 << 30
+DEFAULT_DISK_LIMIT = "1g"
 
 
 class SandboxError(RuntimeError):
@@ -42,6 +50,13 @@ class RunRequest:
     time_limit: float = 600.0
     memory_limit: str = "4g"
     cpus: float = 2.0
+    # Room for everything the program writes: /step (working/, submission/), and /tmp each.
+    disk_limit: str = DEFAULT_DISK_LIMIT
+
+    @property
+    def max_submission(self) -> int:
+        """The largest submission the sandbox hands to the host (it must fit on the disk)."""
+        return min(MAX_SUBMISSION_BYTES, parse_memory(self.disk_limit))
 
 
 @dataclass
@@ -59,6 +74,7 @@ class RunResult:
     submission_problem: str | None = None
     sandbox_error: str | None = None
     backend: str = ""
+    disk_full: list[str] = field(default_factory=list)  # writable places the program filled
 
 
 def parse_memory(limit: str | int) -> int:
@@ -72,14 +88,83 @@ def parse_memory(limit: str | int) -> int:
     return int(float(match.group(1)) * scale)
 
 
+# Step folders of this process (pid, path): removed on SIGTERM. A forked child inherits the
+# set, hence the pid.
+LIVE_FOLDERS: set[tuple[int, Path]] = set()
+# Called on SIGTERM before the folders go (the Docker backends remove their containers).
+TERMINATE_HOOKS: list[Callable[[], None]] = []
+_previous_sigterm: Any = None
+_installed_in: int | None = None
+
+
+def folder_prefix(kind: str) -> str:
+    """``mle-<kind>-<pid>-<epoch>-``: the owner and creation time are in the name itself, so
+    ``gc`` still knows them when a partial delete took the owner file."""
+    return f"mle-{kind}-{os.getpid()}-{int(time.time())}-"
+
+
+def make_folder(kind: str) -> Path:
+    """A fresh private folder for one step (``kind`` "step") or warm container ("warm")."""
+    base = Path(os.environ.get("MLE_GYM_WORKDIR") or tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=folder_prefix(kind), dir=base))
+    (root / OWNER_FILE).write_text(str(os.getpid()))
+    LIVE_FOLDERS.add((os.getpid(), root))
+    return root
+
+
+def forget_folder(root: Path) -> None:
+    """Remove a folder made by :func:`make_folder` (iteratively: deep trees and locked
+    folders included)."""
+    remove_tree(str(root))
+    LIVE_FOLDERS.discard((os.getpid(), root))
+
+
+def emergency_cleanup() -> None:
+    """Remove this process's containers and step folders now (on SIGTERM)."""
+    for hook in list(TERMINATE_HOOKS):
+        with contextlib.suppress(Exception):
+            hook()
+    for pid, root in list(LIVE_FOLDERS):
+        if pid == os.getpid():
+            forget_folder(root)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    emergency_cleanup()
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # then die of SIGTERM as before
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def install_terminate_handler() -> None:
+    """On SIGTERM (``docker stop``, Kubernetes, Slurm, ``kill``) remove this process's
+    containers and step folders first, then do what SIGTERM did before: call the previous
+    handler, or die of it. Installed once per process, from the main thread only (Python
+    allows no other); a process that ignores SIGTERM keeps ignoring it."""
+    global _previous_sigterm, _installed_in
+    if _installed_in == os.getpid() or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous in (signal.SIG_IGN, None):
+        return
+    if previous is not _on_sigterm:  # a forked child inherits ours: keep its predecessor
+        _previous_sigterm = previous
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _installed_in = os.getpid()
+
+
 class StepFolder:
     """A fresh host folder for one step: ``step/`` (the program's cwd) and ``ctl/`` (runner)."""
 
+    streamed = False  # True where the runner sends the submission with its report
+    incoming: int | None = None  # the size of the submission that follows the report
+
     def __init__(self, request: RunRequest, base: Path | None = None) -> None:
-        base = base or Path(os.environ.get("MLE_GYM_WORKDIR") or tempfile.gettempdir())
-        base.mkdir(parents=True, exist_ok=True)
-        self.root = Path(tempfile.mkdtemp(prefix="mle-step-", dir=base))
-        (self.root / OWNER_FILE).write_text(str(os.getpid()))
+        self.root = make_folder("step")
         self.step = self.root / "step"
         self.ctl = self.root / "ctl"
         for folder in (self.step, self.step / "working", self.step / "submission", self.ctl):
@@ -92,8 +177,9 @@ class StepFolder:
         (self.ctl / "token").write_text(self.token)
         self.request = request
 
-    def write_config(self, cwd: str, time_limit: float) -> None:
-        (self.ctl / "config.json").write_text(json.dumps({"cwd": cwd, "time_limit": time_limit}))
+    def write_config(self, cwd: str, time_limit: float, **extra: Any) -> None:
+        config = {"cwd": cwd, "time_limit": time_limit, **extra}
+        (self.ctl / "config.json").write_text(json.dumps(config))
 
     def parse_report(self, output: str, result: RunResult) -> None:
         """Fill ``result`` from the runner's token-tagged line; anything else is untrusted."""
@@ -108,6 +194,16 @@ class StepFolder:
                 result.milestones = [(str(n), float(t)) for n, t in report["milestones"]]
                 result.stdout = report["stdout"]
                 result.stderr = report["stderr"]
+                self.incoming = report.get("submission")  # bytes that follow the report
+                if report.get("submission_problem"):
+                    result.submission_problem = str(report["submission_problem"])
+                result.disk_full = [str(p) for p in report.get("disk_full") or []]
+                if result.disk_full:
+                    result.submission_problem = (
+                        f"the program hit the disk limit ({self.request.disk_limit} each for "
+                        f"/step and /tmp) in {', '.join(result.disk_full)}: what it writes, "
+                        "including working/ and submission/, must fit; the step failed"
+                    )
                 return
         if not result.timed_out and not result.oom:
             tail = output[-2000:].strip()
@@ -144,23 +240,33 @@ class StepFolder:
         result.submission = target
 
     def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        forget_folder(self.root)
 
 
 class Sandbox(ABC):
     """A place to run untrusted programs. Subclasses implement ``_execute``."""
 
     name = "abstract"
+    closed = False
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise SandboxError(
+                f"this {self.name} sandbox is closed; make a new one (or a new env) to run steps"
+            )
 
     @contextmanager
     def run(self, request: RunRequest) -> Iterator[RunResult]:
         """Run one program; the step folder (and its submission) lives until the ``with`` ends."""
+        self.check_open()
         folder = StepFolder(request)
         try:
             result = self._execute(request, folder)
             result.backend = self.name
-            if result.sandbox_error is None:
+            if result.sandbox_error is None and not folder.streamed:
                 folder.collect_submission(result)
+            elif result.disk_full:
+                result.submission = None  # whatever it wrote, the step failed
             yield result
         finally:
             folder.remove()
@@ -168,8 +274,9 @@ class Sandbox(ABC):
     @abstractmethod
     def _execute(self, request: RunRequest, folder: StepFolder) -> RunResult: ...
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release backend resources (connections, warm containers)."""
+    def close(self) -> None:
+        """Release backend resources (connections, warm containers); later steps raise."""
+        self.closed = True
 
     def __deepcopy__(self, memo: dict) -> Sandbox:
         # A sandbox is a shared resource (a daemon connection): copies of an env share it.

@@ -10,15 +10,21 @@ A container is garbage when its owner process is gone (checked by pid and, on Li
 process start time, so a recycled pid does not keep it alive), when it is older than
 ``older_than``, or always with ``everything``. A folder is garbage when its owner is gone:
 the pid in its ``owner`` file, else the owner of the container named after it; a folder
-with neither (an idle warm slot between containers, or a folder from an older version) goes
-only when older than ``older_than`` or with ``everything``.
+with neither (a folder from an older version) goes only when older than ``older_than`` or
+with ``everything``. Folder names carry the owner's pid and creation time
+(``mle-step-<pid>-<epoch>-*``), so a folder whose owner file a partial delete removed is
+still judged by its owner. Deletion is iterative and unlocks folders a program locked, so
+deep folder chains and mode-000 folders go too.
+
+:func:`sweep_dead_owners` runs this automatically, once per process, when a Docker sandbox is
+made: containers of this machine whose owner is gone, and step folders whose owner is gone.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
+import socket
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,10 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from mle_gym.sandbox.base import OWNER_FILE
-from mle_gym.sandbox.docker_backend import LABEL, SESSION_LABEL
+from mle_gym.sandbox.docker_backend import HOST_LABEL, LABEL, SESSION_LABEL
+from mle_gym.sandbox.runner import remove_tree
 
 PID_LABEL = "org.mle-gym.host-pid"
 FOLDER_PREFIXES = ("mle-step-", "mle-warm-")
+NAMED_OWNER = re.compile(r"mle-(?:step|warm)-(\d+)-(\d+)-")
 START_SLACK = 2.0  # seconds: a process started this long after its container is not its owner
 
 
@@ -163,12 +171,7 @@ def _judge_folder(
         return Removal("folder", str(folder), "--all", True)
     if older_than is not None and age > older_than:
         return Removal("folder", str(folder), f"{age / 60:.0f} min old", True)
-    owner = folder / OWNER_FILE
-    try:
-        pid = int(owner.read_text().strip())
-        since = owner.stat().st_mtime
-    except (OSError, ValueError):
-        pid = None
+    pid, since = folder_owner(folder)
     if pid is not None:
         if owner_alive(pid, since=since):
             return Removal("folder", str(folder), f"owner pid {pid} is alive", False)
@@ -180,6 +183,18 @@ def _judge_folder(
     return Removal("folder", str(folder), "owner unknown (use --older-than or --all)", False)
 
 
+def folder_owner(folder: Path) -> tuple[int | None, float | None]:
+    """(pid, creation time) of a step folder's owner: from its name, else its owner file."""
+    named = NAMED_OWNER.match(folder.name)
+    if named:
+        return int(named.group(1)), float(named.group(2))
+    owner = folder / OWNER_FILE
+    try:
+        return int(owner.read_text().strip()), owner.stat().st_mtime
+    except (OSError, ValueError):
+        return None, None
+
+
 def collect_garbage(
     client: Any = None,
     *,
@@ -188,6 +203,7 @@ def collect_garbage(
     dry_run: bool = False,
     session: str | None = None,
     dirs: list[Path] | None = None,
+    host: str | None = None,
 ) -> GcReport:
     """Find (and unless ``dry_run``, remove) garbage step containers and step folders.
 
@@ -202,7 +218,8 @@ def collect_garbage(
     report = GcReport(dry_run=dry_run)
     verdicts: dict[str, bool] = {}
     if client is not None:
-        filters = {"label": [LABEL] + ([f"{SESSION_LABEL}={session}"] if session else [])}
+        filters = {"label": [LABEL] + ([f"{SESSION_LABEL}={session}"] if session else [])
+                   + ([f"{HOST_LABEL}={host}"] if host else [])}
         for container in client.containers.list(all=True, filters=filters):
             item = _judge_container(container, limit, everything, now)
             verdicts[(container.labels or {}).get(LABEL, "")] = item.garbage
@@ -220,8 +237,11 @@ def collect_garbage(
             continue
         for folder in folders:
             item = _judge_folder(folder, verdicts, limit, everything, now)
+            if session and item.garbage and not verdicts.get(folder.name, False):
+                item.garbage = False  # --session: only the folders of its garbage containers
+                item.reason += f"; not a container of session {session}"
             if item.garbage and not dry_run:
-                _remove_tree(folder)
+                remove_tree(str(folder))
                 item.removed = not folder.exists()
                 if not item.removed:
                     item.error = "could not remove it all (files of another user?)"
@@ -229,16 +249,11 @@ def collect_garbage(
     return report
 
 
-def _remove_tree(folder: Path) -> None:
-    def unlock(func: Any, path: str, _exc: Any) -> None:
-        # A program may leave a folder without write permission: restore it and retry.
-        try:
-            os.chmod(os.path.dirname(path), 0o700)
-            func(path)
-        except OSError:
-            pass
-
-    shutil.rmtree(folder, onerror=unlock)
+def sweep_dead_owners(client: Any = None) -> GcReport:
+    """Remove what processes of this machine that died (SIGKILL, a crash) left: their
+    containers (stopped by themselves when their host went) and their step folders. Cheap:
+    one list call and one folder listing."""
+    return collect_garbage(client, host=socket.gethostname() if client is not None else None)
 
 
 def format_report(report: GcReport) -> str:
