@@ -16,12 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mle_gym.limits import validate_limits
+
 if TYPE_CHECKING:
     from mle_gym.sandbox import Sandbox
     from mle_gym.step import TaskRuntime
 
 # The keyword arguments of TaskRuntime.create that a job's ``options`` may set.
 OPTIONS = ("data", "data_seed", "time_limit", "memory_limit", "cpus", "instrumenter", "reward")
+LIMIT_OPTIONS = ("time_limit", "memory_limit", "cpus", "disk_limit")
 CANCELLED = "cancelled"
 
 
@@ -53,6 +56,8 @@ class StepJob:
             )
         if not isinstance(self.program, str):
             raise TypeError(f"a program is text (str), not {type(self.program).__name__}")
+        # A limit that would switch itself off is refused at submit, not on a worker.
+        validate_limits(**{k: v for k, v in self.options.items() if k in LIMIT_OPTIONS})
 
 
 @dataclass
