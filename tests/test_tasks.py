@@ -86,7 +86,11 @@ def test_sample_is_valid_and_answers_are_perfect(slug, lite):
         with pytest.raises(InvalidSubmission, match="undefined for a constant"):
             grader.grade(sample)
     else:
-        assert grader.grade(sample).score == pytest.approx(spec.lite_scores.sample, abs=0.02)
+        # The lite data is drawn with a secret per cache, so the sample's score varies by data
+        # set around the mean in task.yaml (sd over 12 secrets: 0.028 for essay-scoring's kappa
+        # on a small test set, 0.011 at most elsewhere).
+        spread = 0.12 if spec.metric == "quadratic_weighted_kappa" else 0.05
+        assert grader.grade(sample).score == pytest.approx(spec.lite_scores.sample, abs=spread)
     answers = pd.read_csv(data.answers_path)
     assert grader.grade(answers).score == pytest.approx(grader.metric.perfect, abs=1e-9)
 
