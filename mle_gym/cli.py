@@ -112,7 +112,7 @@ def _env_kwargs(args: argparse.Namespace, max_steps: int | None) -> dict:
     kwargs: dict = {"data": args.data, "sandbox": args.sandbox}
     if max_steps is not None:
         kwargs["max_steps"] = max_steps
-    if args.time_limit:
+    if args.time_limit is not None:  # 0 is an error the env reports, not "the default"
         kwargs["time_limit"] = args.time_limit
     return kwargs
 

@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -16,7 +17,7 @@ from mle_gym.leaderboard.store import EpisodeSpec, ResultsStore
 from mle_gym.spec import load_task
 
 
-def step(score, private=None, valid=True, duration=1.0):
+def step(score, private=None, valid=True, duration=1.0, timed_out=False):
     return {
         "score": score,
         "private_score": private if private is not None else score,
@@ -24,6 +25,7 @@ def step(score, private=None, valid=True, duration=1.0):
         "duration": duration,
         "milestones": [],
         "invalid_reason": None if valid else "broken",
+        "timed_out": timed_out,
     }
 
 
@@ -248,3 +250,66 @@ def test_two_agents_on_two_lite_tasks_end_to_end_and_a_rerun_resumes(tmp_path, d
     assert main(args) == 0  # the same run again: nothing to do
     assert sorted(results.glob("*.jsonl")) == files
     assert len(ResultsStore(results).records()) == 4
+
+
+def timed_out_step():
+    return step(None, valid=False, duration=120.0, timed_out=True)
+
+
+def test_a_board_where_every_step_of_an_agent_timed_out_says_so(tmp_path, capsys):
+    """A loaded machine once made every strong step time out: a silent tie with errors 0."""
+    from mle_gym.cli import main
+
+    store = ResultsStore(tmp_path / "results")
+    with store.writer("r") as writer:
+        for seed in range(2):
+            writer.append(record("slow", "spooky-author", seed, [timed_out_step()] * 2))
+            writer.append(record("quick", "spooky-author", seed,
+                                 [step(None, valid=False), step(0.6)]))
+            writer.append(record("mixed", "spooky-author", seed, [timed_out_step(), step(0.6)]))
+            writer.append(record("mixed", "detecting-insults", seed, [timed_out_step()]))
+    rows = {row.agent: row for row in aggregate(store.records())}
+    assert (rows["slow"].timed_out_steps, rows["slow"].steps, rows["slow"].all_timed_out) == (
+        4, 4, True)
+    assert (rows["quick"].timed_out_steps, rows["quick"].all_timed_out) == (0, False)
+    assert rows["mixed"].cells["detecting-insults"].all_timed_out
+    assert not rows["mixed"].all_timed_out and rows["mixed"].timed_out_steps == 4
+
+    assert main(["leaderboard", "build", "--results", str(tmp_path / "results"),
+                 "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: Every step of slow (lite) timed out (4 steps)" in printed
+    assert "timed out 4/4" in printed
+    md = (tmp_path / "out" / "LEADERBOARD.md").read_text()
+    page = (tmp_path / "out" / "index.html").read_text()
+    for text in (md, page):
+        assert "Every step of slow (lite) timed out (4 steps)" in text
+        assert "Every step of mixed (lite) on detecting-insults timed out (2 steps)" in text
+        assert "4/4 (all)" in text  # the ranking's cell for the agent
+    ranking = md.split("## Per task")[0]
+    assert "timed out |" in ranking.splitlines()[ranking.splitlines().index("## Ranking") + 2]
+    assert "| quick | lite |" in ranking and "0/4 |" in ranking
+
+
+def test_build_without_matplotlib_writes_the_tables_and_says_how_to_get_plots(tmp_path):
+    """After a plain `pip install .` (no matplotlib) `leaderboard build` used to crash."""
+    store = ResultsStore(tmp_path / "results")
+    with store.writer("r") as writer:
+        writer.append(record("a", "spooky-author", 0, [step(0.6)]))
+    # None in sys.modules makes `import matplotlib` raise ImportError, as if not installed.
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from mle_gym.cli import main\n"
+        f"sys.exit(main(['leaderboard', 'build', '--results', {str(tmp_path / 'results')!r}, "
+        f"'--out', {str(tmp_path / 'out')!r}]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Plots skipped: matplotlib is not installed" in run.stdout
+    assert "pip install 'mle-gym[plots]'" in run.stdout
+    md = (tmp_path / "out" / "LEADERBOARD.md").read_text()
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "| 1 | a | lite |" in md and "<table>" in page
+    assert "Plots skipped" in md and "Plots skipped" in page and "<img" not in page
+    assert not (tmp_path / "out" / "plots").exists()

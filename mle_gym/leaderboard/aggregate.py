@@ -18,6 +18,8 @@ Rules (also printed on the page):
   only; on lite data they are left out.
 * Episodes that ended with an infrastructure error (not the agent's fault) are left out
   and counted separately.
+* Steps stopped at the time limit are counted per agent and task; a row where every step
+  timed out is flagged: its score measures the machine or the limit, not the agent.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ class TaskCell:
     step_durations: list[float] = field(default_factory=list)
     steps: int = 0
     valid_steps: int = 0
+    timed_out_steps: int = 0
+
+    @property
+    def all_timed_out(self) -> bool:
+        return self.steps > 0 and self.timed_out_steps == self.steps
 
     @property
     def mean(self) -> float | None:
@@ -162,6 +169,19 @@ class AgentRow:
         durations = [d for c in self.cells.values() for d in c.step_durations]
         return statistics.median(durations) if durations else None
 
+    @property
+    def steps(self) -> int:
+        return sum(c.steps for c in self.cells.values())
+
+    @property
+    def timed_out_steps(self) -> int:
+        return sum(c.timed_out_steps for c in self.cells.values())
+
+    @property
+    def all_timed_out(self) -> bool:
+        """Every step of this agent hit the time limit: a tie at 0 that says nothing."""
+        return self.steps > 0 and self.timed_out_steps == self.steps
+
 
 def aggregate(records: Iterable[dict[str, Any]]) -> list[AgentRow]:
     """Ranked rows, best first, one per (agent, data flavour)."""
@@ -183,6 +203,7 @@ def aggregate(records: Iterable[dict[str, Any]]) -> list[AgentRow]:
         steps = record.get("steps", [])
         cell.steps += len(steps)
         cell.valid_steps += sum(bool(s.get("valid")) for s in steps)
+        cell.timed_out_steps += sum(bool(s.get("timed_out")) for s in steps)
         cell.step_durations += [float(s["duration"]) for s in steps if s.get("duration") is not None]
         best = best_step(record, spec)
         private = None if best is None else best.get("private_score")

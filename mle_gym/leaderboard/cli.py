@@ -30,8 +30,10 @@ def _agent_args(pairs: list[str]) -> dict[str, dict[str, Any]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from mle_gym.leaderboard.runner import plan, run
     from mle_gym.leaderboard.store import ResultsStore
+    from mle_gym.limits import validate_limits
     from mle_gym.spec import all_tasks, load_task
 
+    validate_limits(time_limit=args.time_limit)  # refused now, not in every episode
     tasks = [s.slug for s in all_tasks()] if args.tasks == ["all"] else args.tasks
     tasks = [load_task(t).slug for t in tasks]  # unknown names fail here, listing the known
     episodes = plan(
@@ -39,7 +41,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _agent_args(args.agent_arg),
     )
     store = ResultsStore(args.results)
-    env_options = {"time_limit": args.time_limit} if args.time_limit else {}
+    # ``is not None``: --time-limit 0 is refused by the env, not read as "the default".
+    env_options = {"time_limit": args.time_limit} if args.time_limit is not None else {}
     try:
         summary = run(
             episodes, store, workers=args.workers, backend=args.backend, sandbox=args.sandbox,
@@ -63,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from mle_gym.leaderboard.aggregate import aggregate
-    from mle_gym.leaderboard.render import build
+    from mle_gym.leaderboard.render import PLOTS_SKIPPED, build, timeout_warnings
     from mle_gym.leaderboard.store import ResultsStore
 
     records = ResultsStore(args.results).records()
@@ -73,9 +76,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     rows = aggregate(records)
     paths = build(rows, Path(args.out), include_paper=not args.no_paper)
     for row in rows:
+        timed_out = f"  timed out {row.timed_out_steps}/{row.steps}" if row.timed_out_steps else ""
         print(f"{row.agent:30s} {row.data:5s} normalised {row.score:.3f}  "
-              f"valid {100 * row.valid_rate:.0f}%  episodes {row.episodes}")
+              f"valid {100 * row.valid_rate:.0f}%  episodes {row.episodes}{timed_out}")
+    for line in timeout_warnings(rows):
+        print(f"warning: {line}")
     print(f"wrote {paths['markdown']} and {paths['html']}")
+    if "normalised" not in paths:
+        print(PLOTS_SKIPPED)
     return 0
 
 

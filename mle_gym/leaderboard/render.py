@@ -1,7 +1,9 @@
 """Write the leaderboard: LEADERBOARD.md, index.html and PNG plots, from aggregated rows.
 
 The page is static (no scripts, no external assets): it opens from disk and can be served
-by any web server or GitHub Pages. matplotlib draws the plots; it is imported only here.
+by any web server or GitHub Pages. matplotlib draws the plots; it is imported only here, and
+is optional (``pip install 'mle-gym[plots]'``): without it the tables are built and the page
+says the plots were skipped.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ RULES = [
     "Rank: mean normalised score over tasks (± combined SEM).",
     "Valid: share of episodes with at least one valid submission.",
     "Medal and above-median rates: full data only (Kaggle's thresholds).",
+    "Timed out: steps stopped at the time limit, of all steps run; a row where every step "
+    "timed out is marked: its score reflects the limit or the machine, not the agent.",
 ]
+PLOTS_SKIPPED = (
+    "Plots skipped: matplotlib is not installed. Install it with "
+    "`pip install 'mle-gym[plots]'` and build again to get them."
+)
 LITE_NOTE = (
     "Lite data is generated offline: its scores are not comparable with Kaggle's, the "
     "paper's or MLE-bench's. The paper's numbers are shown for reference only and are "
@@ -45,25 +53,51 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
 
 
+def _timeouts(timed_out: int, steps: int) -> str:
+    if not steps:
+        return "–"
+    return f"{timed_out}/{steps}" + (" (all)" if timed_out == steps else "")
+
+
+def timeout_warnings(rows: Sequence[AgentRow]) -> list[str]:
+    """One line per agent, or agent and task, whose every step hit the time limit."""
+    lines = []
+    for row in rows:
+        if row.all_timed_out:
+            lines.append(
+                f"Every step of {row.agent} ({row.data}) timed out ({row.steps} steps): its "
+                "score measures the time limit or the machine's load, not the agent. Rerun "
+                "with a larger --time-limit or on a less loaded machine."
+            )
+            continue
+        for task, cell in sorted(row.cells.items()):
+            if cell.all_timed_out:
+                lines.append(f"Every step of {row.agent} ({row.data}) on {task} timed out "
+                             f"({cell.steps} steps).")
+    return lines
+
+
 def _tasks(rows: Sequence[AgentRow]) -> list[str]:
     return sorted({task for row in rows for task in row.cells})
 
 
 def ranked_table(rows: Sequence[AgentRow]) -> tuple[list[str], list[list[str]]]:
     head = ["#", "agent", "data", "normalised", "valid", "medal", "> median", "s/step",
-            "episodes", "errors"]
+            "episodes", "errors", "timed out"]
     body = []
     for i, row in enumerate(rows, 1):
         body.append([
             str(i), row.agent, row.data, _pm(row.score, row.score_sem), _pct(row.valid_rate),
             _pct(row.medal_rate), _pct(row.above_median_rate),
             _fmt(row.median_step_seconds, 1), str(row.episodes), str(row.errors),
+            _timeouts(row.timed_out_steps, row.steps),
         ])
     return head, body
 
 
 def task_table(rows: Sequence[AgentRow]) -> tuple[list[str], list[list[str]]]:
-    head = ["task", "metric", "agent", "score", "normalised", "valid", "s/step", "seeds"]
+    head = ["task", "metric", "agent", "score", "normalised", "valid", "s/step", "seeds",
+            "timed out"]
     body = []
     for task in _tasks(rows):
         spec = load_task(task)
@@ -76,6 +110,7 @@ def task_table(rows: Sequence[AgentRow]) -> tuple[list[str], list[list[str]]]:
                 task, f"{spec.metric} {arrow}", row.agent, _pm(cell.mean, cell.sem, 4),
                 _pm(cell.mean_normalised, cell.sem_normalised), _pct(cell.valid_rate),
                 _fmt(cell.median_step_seconds, 1), str(cell.episodes),
+                _timeouts(cell.timed_out_steps, cell.steps),
             ])
     return head, body
 
@@ -96,6 +131,14 @@ def html_table(
         out.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
     out += ["</tbody>", "</table>"]
     return "\n".join(out)
+
+
+def have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _pyplot():  # noqa: ANN202 - matplotlib is optional
@@ -169,6 +212,7 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; }
 th { background: #f0f0f0; }
 tr.reference td { color: #777; font-style: italic; }
 .note { background: #fff6d5; border-left: 4px solid #e0b400; padding: 8px 12px; }
+.note.warning { background: #fde2e1; border-left-color: #d33; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 """
 
@@ -181,15 +225,14 @@ def build(
 ) -> dict[str, Path]:
     """Write LEADERBOARD.md, index.html and the plots into ``out``; return their paths.
 
-    With ``include_paper``, the paper's numbers appear as reference rows ranked beside
+    Without matplotlib the plots are skipped (the page says so and how to get them) and the
+    returned paths have no plot entries. With ``include_paper``, the paper's numbers appear as reference rows ranked beside
     full-data runs, and as a separate table marked not comparable beside lite runs.
     """
     from mle_gym.leaderboard.aggregate import aggregate
     from mle_gym.leaderboard.paper import paper_records
 
     out.mkdir(parents=True, exist_ok=True)
-    plots = out / "plots"
-    plots.mkdir(exist_ok=True)
     full = [r for r in rows if r.data == "full"]
     lite = [r for r in rows if r.data != "full"]
     references: list[AgentRow] = []
@@ -198,24 +241,35 @@ def build(
         references = aggregate(paper_records(tasks))
     ranked = sorted(full + references, key=lambda r: -r.score) + lite
     ref_names = {r.agent for r in references}
-    paths = {"normalised": plots / "normalised_by_task.png", "time": plots / "score_vs_time.png"}
-    plot_normalised(rows, paths["normalised"])
-    plot_score_vs_time(rows, paths["time"])
+    paths: dict[str, Path] = {}
+    if have_matplotlib():
+        plots = out / "plots"
+        plots.mkdir(exist_ok=True)
+        paths = {"normalised": plots / "normalised_by_task.png",
+                 "time": plots / "score_vs_time.png"}
+        plot_normalised(rows, paths["normalised"])
+        plot_score_vs_time(rows, paths["time"])
     images = {k: str(v.relative_to(out)) for k, v in paths.items()}
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     head, body = ranked_table(ranked)
     thead, tbody = task_table(ranked)
     paper_aside = include_paper and bool(lite)
+    warnings = timeout_warnings(rows)
 
     md = [f"# {title}", "", f"Built {stamp}.", ""]
     if lite:
         md += [f"> **{LITE_NOTE}**", ""]
+    md += [f"> **Warning: {line}**\n" for line in warnings]
     md += ["## Ranking", "", markdown_table(head, body), ""]
     if references:
         md += ["Rows ending in *(paper)* are the paper's reported best scores on full data.", ""]
-    md += ["## Per task", "", markdown_table(thead, tbody), "", "## Plots", "",
-           f"![normalised score per task]({images['normalised']})", "",
-           f"![score vs time]({images['time']})", "", "## Rules", ""]
+    md += ["## Per task", "", markdown_table(thead, tbody), "", "## Plots", ""]
+    if images:
+        md += [f"![normalised score per task]({images['normalised']})", "",
+               f"![score vs time]({images['time']})", ""]
+    else:
+        md += [PLOTS_SKIPPED, ""]
+    md += ["## Rules", ""]
     md += [f"- {rule}" for rule in RULES]
     if paper_aside:
         md += ["", "## The paper's numbers (full data; not comparable with lite)", "",
@@ -229,11 +283,16 @@ def build(
     ]
     if lite:
         page.append(f'<p class="note"><strong>{html.escape(LITE_NOTE)}</strong></p>')
+    page += [f'<p class="note warning"><strong>Warning: {html.escape(line)}</strong></p>'
+             for line in warnings]
     page += ["<h2>Ranking</h2>", html_table(head, body, ref_names),
-             "<h2>Per task</h2>", html_table(thead, tbody, ref_names), "<h2>Plots</h2>",
-             f'<img src="{images["normalised"]}" alt="normalised score per task">',
-             f'<img src="{images["time"]}" alt="score vs time">',
-             "<h2>Rules</h2><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in RULES)
+             "<h2>Per task</h2>", html_table(thead, tbody, ref_names), "<h2>Plots</h2>"]
+    if images:
+        page += [f'<img src="{images["normalised"]}" alt="normalised score per task">',
+                 f'<img src="{images["time"]}" alt="score vs time">']
+    else:
+        page.append(f"<p>{html.escape(PLOTS_SKIPPED)}</p>")
+    page += ["<h2>Rules</h2><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in RULES)
              + "</ul>"]
     if paper_aside:
         page += ["<h2>The paper's numbers (full data; not comparable with lite)</h2>",
