@@ -22,13 +22,21 @@ class DataFile(BaseModel):
     columns: list[str] = Field(default_factory=list)
 
 
+LITE_DISK_LIMIT = "1g"
+FULL_DISK_LIMIT = "8g"
+
+
 class Limits(BaseModel):
-    """Resources one program gets: wall-clock seconds, memory (docker syntax), CPUs."""
+    """Resources one program gets: wall-clock seconds, memory (docker syntax), CPUs, and
+    ``disk_limit`` (docker syntax): the room for what it writes, in /step (working/ and
+    submission/) and in /tmp, each. The Docker sandbox keeps those in memory (tmpfs), so what
+    a program writes also counts against its memory limit. Default 1g, 8g for full data."""
 
     model_config = ConfigDict(extra="forbid")
     time_limit: float = 600.0
     memory_limit: str = "4g"
     cpus: float = 2.0
+    disk_limit: str = LITE_DISK_LIMIT
 
 
 class Scores(BaseModel):
@@ -79,6 +87,8 @@ class TaskSpec(BaseModel):
     def _check(self) -> TaskSpec:
         if not self.target_columns:
             raise ValueError("target_columns must name at least one column")
+        if "disk_limit" not in self.full_limits.model_fields_set:
+            self.full_limits.disk_limit = FULL_DISK_LIMIT  # real data needs more room
         return self
 
     @property

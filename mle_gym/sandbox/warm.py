@@ -48,12 +48,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
-import select
 import shutil
-import socket
-import tempfile
 import threading
 import time
 import weakref
@@ -64,101 +60,36 @@ from pathlib import Path
 from typing import Any
 
 from mle_gym.sandbox.base import (
-    OWNER_FILE,
     RUNNER,
     RunRequest,
     RunResult,
     Sandbox,
     SandboxError,
     StepFolder,
+    forget_folder,
+    make_folder,
     parse_memory,
 )
 from mle_gym.sandbox.docker_backend import (
     GRACE_SECONDS,
+    Channel,
+    attach,
     container_config,
     docker_client,
+    on_first_sandbox,
     program_environment,
     remove_container,
     sandbox_user,
+    tmpfs_options,
 )
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 WARM_LABEL = "org.mle-gym.warm"
 MAX_USES = 100
-SEND_SECONDS = 30.0  # writing a request: the engine reads it at once unless it is stuck
+CTL_SIZE = "64m"  # /mle/ctl, where the supervisor writes the program
 
 
-class _Channel:
-    """The supervisor's stdin and stdout through the engine's attach stream.
-
-    Without a TTY the engine multiplexes stdout and stderr in frames: an 8-byte header
-    (stream number, three zero bytes, big-endian payload size), then the payload.
-    """
-
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle  # docker-py's wrapper keeps the HTTP response (and TLS) alive
-        sock = getattr(handle, "_sock", handle)
-        if not isinstance(sock, socket.socket):
-            raise SandboxError(
-                "docker-warm needs an engine reached through a unix or TCP socket "
-                f"(DOCKER_HOST); this one gives a {type(sock).__name__}. Use sandbox='docker'."
-            )
-        self.sock = sock
-        self._frames = bytearray()
-        self.stdout = bytearray()
-        self.stderr = bytearray()
-
-    def send(self, data: bytes) -> None:
-        self.sock.settimeout(SEND_SECONDS)
-        self.sock.sendall(data)
-
-    def _fill(self, timeout: float) -> bool:
-        """Read what arrives within ``timeout``; False if nothing did. EOFError at the end."""
-        self.sock.settimeout(max(timeout, 1e-3))
-        try:
-            chunk = self.sock.recv(1 << 16)
-        except (TimeoutError, BlockingIOError):
-            return False
-        if not chunk:
-            raise EOFError("the warm container's stream ended")
-        frames = self._frames
-        frames += chunk
-        while len(frames) >= 8:
-            size = int.from_bytes(frames[4:8], "big")
-            if len(frames) < 8 + size:
-                break
-            (self.stderr if frames[0] == 2 else self.stdout).extend(frames[8 : 8 + size])
-            del frames[: 8 + size]
-        return True
-
-    def line(self, deadline: float) -> bytes | None:
-        """The next stdout line, or None at ``deadline`` (time.monotonic)."""
-        while True:
-            end = self.stdout.find(b"\n")
-            if end >= 0:
-                line = bytes(self.stdout[:end])
-                del self.stdout[: end + 1]
-                return line
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            self._fill(remaining)
-
-    def idle(self) -> bool:
-        """True if the supervisor is alive and said nothing since its last report."""
-        try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-            if readable:
-                self._fill(0)
-        except (OSError, EOFError):
-            return False
-        return not (self.stdout or self.stderr or self._frames)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        with contextlib.suppress(Exception):
-            self._handle.close()
+_Channel = Channel  # the attach stream, shared with the cold backend
 
 
 @dataclass
@@ -193,7 +124,7 @@ def _cleanup(registry: _Registry) -> None:
             remove_container(container)
     registry.containers.clear()
     for root in list(registry.roots):
-        shutil.rmtree(root, ignore_errors=True)
+        forget_folder(root)
     registry.roots.clear()
 
 
@@ -209,6 +140,7 @@ class _SlotFolder(StepFolder):
         self.request = request
         self.token = secrets.token_hex(16)
         self.recycle = True  # set by the step: False when the container may serve another
+        self.streamed = True  # the supervisor sends the submission after its report
         with contextlib.suppress(FileNotFoundError):
             (self.root / "submission-copy").unlink()  # the previous step's
 
@@ -251,12 +183,15 @@ class WarmDockerSandbox(Sandbox):
         self._closed = False
         self._registry = _Registry(self.client)
         self._finalizer = weakref.finalize(self, _cleanup, self._registry)
+        on_first_sandbox(self.client)
 
     # -- the Sandbox interface ---------------------------------------------------------------
 
     @contextmanager
     def run(self, request: RunRequest) -> Iterator[RunResult]:
-        """Run one program in a warm container; the submission lives until the ``with`` ends."""
+        """Run one program in a warm container; the submission lives until the ``with`` ends.
+        After ``close()`` it raises SandboxError (it never starts a container again)."""
+        self.check_open()
         try:
             slot = self._acquire(request)
         except SandboxError as exc:
@@ -287,6 +222,7 @@ class WarmDockerSandbox(Sandbox):
                     "cwd": "/step",
                     "time_limit": request.time_limit,
                     "submission_file": request.submission_file,
+                    "max_submission": request.max_submission,
                 }
             ).encode()
             + b"\n"
@@ -315,6 +251,17 @@ class WarmDockerSandbox(Sandbox):
             result.sandbox_error = f"the warm container's supervisor failed: {report['error']}"
             return result
         folder.parse_report(line.decode("utf-8", "replace"), result)
+        if folder.incoming is not None:
+            target = folder.root / "submission-copy"
+            try:
+                whole = channel.read_into(target, int(folder.incoming),
+                                          time.monotonic() + GRACE_SECONDS)
+            except (EOFError, OSError):
+                whole = False
+            if not whole:
+                result.sandbox_error = "the submission did not arrive whole from the container"
+                return result
+            result.submission = target
         slot.uses += 1
         folder.recycle = not (
             report["clean"]
@@ -382,6 +329,7 @@ class WarmDockerSandbox(Sandbox):
 
     def close(self) -> None:
         """Remove every warm container and its folder (steps still running are killed)."""
+        self.closed = True
         with self._cond:
             self._closed = True
             slots, self._slots = self._slots, []
@@ -466,13 +414,10 @@ class WarmDockerSandbox(Sandbox):
             self._cond.notify_all()
 
     def _new_root(self) -> Path:
-        base = Path(os.environ.get("MLE_GYM_WORKDIR") or tempfile.gettempdir())
-        base.mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix="mle-warm-", dir=base))
-        (root / OWNER_FILE).write_text(str(os.getpid()))  # for `mle-gym sandbox gc`
-        for folder in (root / "step", root / "step" / "input", root / "ctl"):
-            folder.mkdir()
-            folder.chmod(0o777)  # the sandbox user is not the host user when the host is root
+        """The container's host folder: only ``lib/`` (runner and supervisor, read-only in
+        the container); what programs write lives in the container's tmpfs mounts."""
+        root = make_folder("warm")
+        (root / "lib").mkdir()
         self._registry.roots.add(root)
         return root
 
@@ -480,30 +425,25 @@ class WarmDockerSandbox(Sandbox):
         import docker.errors
 
         slot.root = self._new_root()
-        ctl = slot.root / "ctl"
-        for source in (RUNNER, SUPERVISOR):  # read once at start-up; the first step wipes ctl/
-            shutil.copy(source, ctl / source.name)
+        lib = slot.root / "lib"
+        for source in (RUNNER, SUPERVISOR):
+            shutil.copy(source, lib / source.name)
         config = container_config(
             self.image,
             self.user,
             request,
-            command=["python3", "/mle/ctl/supervisor.py", "mle-warm-supervisor"],
-            step_dir=slot.root / "step",
-            ctl_dir=ctl,
+            command=["python3", "/mle/lib/supervisor.py", "mle-warm-supervisor"],
+            ctl_dir=lib,
+            ctl_target="/mle/lib",
+            tmpfs={"/mle/ctl": tmpfs_options(CTL_SIZE, self.user)},
             name=slot.root.name,
         )
         config["labels"][WARM_LABEL] = "1"
-        # stdin open and closed when the host's attach ends: a host that dies stops its
-        # containers. Reports travel on stdout, so nothing needs logging.
-        config.update(stdin_open=True, detach=False, log_config={"type": "none", "config": {}})
         try:
             container = self.client.containers.create(**config)
             self._registry.containers[container.id] = container
             slot.container = container
-            handle = self.client.api.attach_socket(
-                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-            )
-            slot.channel = _Channel(handle)  # attached before start: no output is missed
+            slot.channel = attach(self.client, container)  # before start: no output missed
             container.start()
         except docker.errors.DockerException as exc:
             raise SandboxError(
@@ -528,7 +468,7 @@ class WarmDockerSandbox(Sandbox):
                 remove_container(container)
                 registry.containers.pop(container.id, None)
             if root is not None:
-                shutil.rmtree(root, ignore_errors=True)
+                forget_folder(root)
                 registry.roots.discard(root)
 
         if wait:
