@@ -39,7 +39,6 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import signal
 import stat
 import subprocess
@@ -48,7 +47,17 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runner import BOOTSTRAP, capture, oom_kills, report  # noqa: E402 - copied next to this file
+from runner import (  # noqa: E402 - copied next to this file
+    BOOTSTRAP,
+    Channel,
+    capture,
+    full_places,
+    oom_kills,
+    remove_tree,
+    report,
+    send_file,
+    submission_check,
+)
 
 STEP = "/step"
 CTL = "/mle/ctl"
@@ -57,23 +66,11 @@ IPC_RMID = 0
 LIBC = ctypes.CDLL(None, use_errno=True)
 
 
-def remove_tree(path: str) -> None:
-    """Delete a folder a program may have locked (a folder without write or search permission
-    for its owner): give every folder in it back to the owner first, never following links."""
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o700)
-    for root, dirs, _ in os.walk(path):
-        for name in dirs:
-            sub = os.path.join(root, name)
-            if not os.path.islink(sub):
-                with contextlib.suppress(OSError):
-                    os.chmod(sub, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def empty(folder: str, keep: tuple[str, ...] = ()) -> None:
     """Delete what ``folder`` holds (never following links); what cannot go stays, and the
-    callers check for it."""
+    callers check for it. A folder the program locked (mode 000) is unlocked first."""
+    with contextlib.suppress(OSError):
+        os.chmod(folder, 0o777)
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -152,6 +149,7 @@ class Supervisor:
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.base_env = dict(os.environ)
+        self.inbox = bytearray()  # what arrived on stdin and is not a whole request yet
 
     def drain(self) -> None:
         try:
@@ -161,9 +159,22 @@ class Supervisor:
             pass
 
     def sleep(self, seconds: float) -> None:
-        """Until a child changes state or ``seconds`` pass."""
-        select.select([self.wake_r], [], [], max(0.0, seconds))
+        """Until a child changes state or ``seconds`` pass. If stdin ends meanwhile (the host
+        went away, even killed with SIGKILL), exit at once: as PID 1, that ends the program
+        and the container."""
+        readable, _, _ = select.select([self.wake_r, 0], [], [], max(0.0, seconds))
+        if 0 in readable:
+            self.read_stdin()
         self.drain()
+
+    def read_stdin(self) -> None:
+        try:
+            chunk = os.read(0, 1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            os._exit(0)
+        self.inbox += chunk
 
     def reap(self, keep: int | None = None) -> None:
         """Collect exited children (orphans are reparented here), except ``keep``."""
@@ -218,13 +229,17 @@ class Supervisor:
                 with contextlib.suppress(OSError):
                     os.unlink(folder)  # prepare() makes a real folder again
                 continue
+            reset(folder)  # a mode-000 folder is listed and emptied like any other
             keep = ()
             if name == "submission":
                 with contextlib.suppress(OSError):
                     if stat.S_ISREG(os.lstat(os.path.join(folder, submission_file)).st_mode):
                         keep = (submission_file,)
             empty(folder, keep=keep)
-            kept += [os.path.join(folder, n) for n in os.listdir(folder) if n not in keep]
+            try:
+                kept += [os.path.join(folder, n) for n in os.listdir(folder) if n not in keep]
+            except OSError as exc:
+                kept.append(f"{folder} ({exc.strerror})")
         return kept + [os.path.join(STEP, n) for n in os.listdir(STEP)
                        if n not in ("input", "working", "submission")]
 
@@ -232,8 +247,7 @@ class Supervisor:
         program = self.prepare(request["program"])
         env = dict(self.base_env)
         env.update(request["env"])
-        read_fd, write_fd = os.pipe()
-        env["MLE_MILESTONE_FD"] = str(write_fd)
+        channel = Channel(env)  # the milestone pipe and its per-step secret
         oom_before = oom_kills()
         self.drain()
         started = time.monotonic()
@@ -244,14 +258,14 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=(write_fd,),
+            pass_fds=channel.pass_fds,
             start_new_session=True,  # its own process group, so a kill reaches its children
         )
         # Popen returns after the exec, so the program is dumpable and its /proc files are
         # writable by this user (this process's own are not: it is non-dumpable).
         raise_oom_score(child.pid)
-        os.close(write_fd)
-        out, err, milestones, threads = capture(child, read_fd, started)
+        channel.started()
+        out, err, milestones, threads = capture(child, channel, started)
         deadline = started + float(request["time_limit"])
         timed_out = False
         while True:
@@ -274,7 +288,14 @@ class Supervisor:
             stream.close()
         code = child.returncode
         stderr_text = err.text()
-        step_left = self.tidy(request.get("submission_file", "submission.csv"))
+        # Every program process is dead: what it wrote stays as it is now.
+        submission_file = request.get("submission_file", "submission.csv")
+        disk_full = full_places([STEP, *PLACES[:2]], stderr_text[-4000:])
+        path = os.path.join(STEP, "submission", submission_file)
+        size, problem = submission_check(path, int(request.get("max_submission", 1 << 30)))
+        if disk_full:
+            size = problem = None  # the step failed: no submission is graded
+        step_left = self.tidy(submission_file)
         for folder in PLACES:
             empty(folder)
         if ipc_ids():
@@ -300,6 +321,9 @@ class Supervisor:
             "oom_kill": oom_after,
             "clean": not any(leftovers.values()),
             "leftovers": leftovers,
+            "disk_full": disk_full,
+            "submission": size,
+            "submission_problem": problem,
         }
 
     def kill_everything(self, seconds: float = 10.0) -> list[int]:
@@ -315,8 +339,14 @@ class Supervisor:
             self.sleep(0.01)
 
     def serve(self) -> None:
-        stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-        for line in stdin:
+        stdout = sys.stdout.buffer
+        while True:
+            end = self.inbox.find(b"\n")
+            if end < 0:
+                self.read_stdin()  # exits when stdin ends
+                continue
+            line = bytes(self.inbox[:end])
+            del self.inbox[: end + 1]
             if not line.strip():
                 continue
             received = time.monotonic()
@@ -326,6 +356,11 @@ class Supervisor:
             except Exception:  # a broken step must still answer, so the host can recycle us
                 report = {"error": traceback.format_exc(limit=5)}
             stdout.write((request["token"] + " " + json.dumps(report) + "\n").encode())
+            size = report.get("submission")
+            if size is not None:  # the host reads it right after the report
+                submission = os.path.join(STEP, "submission",
+                                          request.get("submission_file", "submission.csv"))
+                send_file(submission, size, stdout)
             stdout.flush()
 
 
