@@ -269,8 +269,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.task, sandbox=args.sandbox)
 
 
+def package_version() -> str:
+    """The installed distribution's version; the source tree's when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mle-gym")
+    except PackageNotFoundError:
+        from mle_gym import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mle-gym", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mle-gym {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("tasks", help="list the tasks")

@@ -54,5 +54,24 @@ def test_unknown_task_is_a_clear_error():
 def test_run_one_program_locally(tmp_path, solutions):
     program = tmp_path / "fast.py"
     program.write_text(solutions["fast"])
-    out = cli("run", "spooky-author", str(program), "--sandbox", "local").stdout
+    # A generous limit: on a loaded machine the task's default (120 s) can be too short.
+    out = cli("run", "spooky-author", str(program), "--sandbox", "local",
+              "--time-limit", "900").stdout
     assert "milestones  imports, data_loaded" in out and "score" in out
+
+
+def test_version_comes_from_the_installed_metadata():
+    from importlib.metadata import version
+
+    proc = cli("--version")
+    assert proc.stdout.strip() == f"mle-gym {version('mle-gym')}"
+
+
+def test_a_zero_time_limit_is_refused_not_read_as_the_default(tmp_path):
+    program = tmp_path / "p.py"
+    program.write_text("print('never runs')\n")
+    proc = cli("run", "spooky-author", str(program), "--sandbox", "local", "--time-limit", "0",
+               check=False)
+    assert proc.returncode == 2, proc.stdout
+    assert "time_limit must be a number of seconds between 1" in proc.stderr
+    assert "never runs" not in proc.stdout
