@@ -9,6 +9,7 @@ arrives. :func:`validate_step` runs a program and checks only the submission's f
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,15 @@ from typing import Any
 from mle_gym.data import TaskData, prepare
 from mle_gym.diagnostics import extract_diagnostics
 from mle_gym.grading import Grade, Grader, InvalidSubmission
-from mle_gym.instrument import InstrumentationError, Instrumenter, get_instrumenter
-from mle_gym.instrument.milestones import MILESTONES
+from mle_gym.grading.sentinel import no_model_reason
+from mle_gym.instrument import (
+    MAX_PROGRAM_CHARS,
+    InstrumentationError,
+    Instrumenter,
+    get_instrumenter,
+)
+from mle_gym.instrument.milestones import HOOK, REPORTED
+from mle_gym.instrument.tamper import find_tampering
 from mle_gym.limits import validate_data, validate_data_seed, validate_limits
 from mle_gym.reward import Anchors, RewardConfig, compute_reward, get_reward_config
 from mle_gym.sandbox import RunRequest, RunResult, Sandbox, SandboxError
@@ -49,6 +57,7 @@ class TaskRuntime:
     time_limit: float
     memory_limit: str
     cpus: float
+    disk_limit: str = "1g"  # per task (task.yaml); room for /step and /tmp, each
 
     @classmethod
     def create(
@@ -77,6 +86,7 @@ class TaskRuntime:
             memory_limit=defaults.memory_limit if memory_limit is None else memory_limit,
             cpus=defaults.cpus if cpus is None else cpus,
         )
+        disk_limit = validate_limits(disk_limit=defaults.disk_limit)["disk_limit"]
         scores = spec.scores(prepared.flavour)
         return cls(
             spec=spec,
@@ -88,6 +98,7 @@ class TaskRuntime:
             time_limit=limits["time_limit"],
             memory_limit=limits["memory_limit"],
             cpus=limits["cpus"],
+            disk_limit=disk_limit,
         )
 
     def request(self, source: str) -> RunRequest:
@@ -98,6 +109,7 @@ class TaskRuntime:
             time_limit=self.time_limit,
             memory_limit=self.memory_limit,
             cpus=self.cpus,
+            disk_limit=self.disk_limit,
         )
 
 
@@ -126,6 +138,8 @@ def empty_info(runtime: TaskRuntime, step: int) -> dict[str, Any]:
         "timed_out": False,
         "oom": False,
         "no_model_trained": False,
+        "no_model_reason": None,
+        "tampering": None,
         "stdout_tail": "",
         "stderr_tail": "",
         "diagnostics": {},
@@ -140,24 +154,44 @@ def empty_info(runtime: TaskRuntime, step: int) -> dict[str, Any]:
 def _execute(
     runtime: TaskRuntime, sandbox: Sandbox, code: str, info: dict[str, Any]
 ) -> tuple[str | None, Any]:
-    """Instrument and run; yields (instrumented source, run context) or (None, None)."""
+    """Instrument and run; yields (instrumented source, run context) or (None, None).
+    Sets ``info["tampering"]`` when the program's own text reaches for the milestone
+    channel (:func:`mle_gym.instrument.tamper.find_tampering`): it still runs, without
+    milestone credit."""
+    if isinstance(code, str) and len(code) > MAX_PROGRAM_CHARS:
+        info["invalid_reason"] = (
+            f"the program could not be run: it has {len(code):,} characters, over the limit "
+            f"of {MAX_PROGRAM_CHARS:,}"
+        )
+        return None, None
+    if isinstance(code, str) and (HOOK in code or HOOK in unicodedata.normalize("NFKC", code)):
+        # Every instrumenter refuses it too; a custom one might not.
+        info["invalid_reason"] = f"the program could not be run: it uses the reserved name {HOOK}"
+        return None, None
     try:
         program = runtime.instrumenter.instrument(code)
     except InstrumentationError as exc:
         info["invalid_reason"] = f"the program could not be run: {exc}"
         return None, None
     info["instrumenter_note"] = getattr(program, "note", None)
+    info["tampering"] = find_tampering(code)
     return program.source, sandbox.run(runtime.request(program.source))
 
 
 def _record_run(runtime: TaskRuntime, result: RunResult, info: dict[str, Any]) -> None:
     if result.sandbox_error:
         raise SandboxError(result.sandbox_error)
-    reached = [name for name, _ in result.milestones if name in MILESTONES]
-    times = {name: t for name, t in result.milestones if name in MILESTONES}
-    if result.submission is not None:
-        reached.append("submission_written")
+    # Only names a program may report, each once; submission_written is the host's alone.
+    times: dict[str, float] = {}
+    for name, t in result.milestones:
+        if name in REPORTED and name not in times:
+            times[name] = t
+    stopped = result.timed_out or result.oom
+    if info.get("tampering"):
+        times = {}
+    elif result.submission is not None and not stopped:
         times["submission_written"] = result.duration
+    reached = list(times)
     info.update(
         duration=result.duration,
         milestones=reached,
@@ -170,7 +204,12 @@ def _record_run(runtime: TaskRuntime, result: RunResult, info: dict[str, Any]) -
         diagnostics=extract_diagnostics(result.stdout),
         sandbox=result.backend,
     )
-    if result.submission is None:
+    if stopped:  # a stopped program's file may be half written: it is not its submission
+        info["invalid_reason"] = why_no_submission(runtime, info) + (
+            "; a submission file written before that is not graded"
+            if result.submission is not None else ""
+        )
+    elif result.submission is None:
         info["invalid_reason"] = result.submission_problem or why_no_submission(runtime, info)
     else:  # the answer's identity: reward wrappers use it to pay a resubmission only once
         info["submission_sha256"] = file_sha256(result.submission)
@@ -184,13 +223,33 @@ def run_step(runtime: TaskRuntime, sandbox: Sandbox, code: str, step: int = 0) -
     if running is not None:
         with running as result:
             _record_run(runtime, result, info)
-            if result.submission is not None:
+            if _gradable(result):
                 try:
                     grade = runtime.grader.grade(result.submission)
                     info.update(valid_submission=True, score=Score(grade.public))
                 except InvalidSubmission as exc:
                     info["invalid_reason"] = exc.reason
-    info["no_model_trained"] = info["valid_submission"] and "model_trained" not in info["milestones"]
+                if info["valid_submission"]:
+                    # Decided from the file too: milestones come from inside the sandbox.
+                    info["no_model_reason"] = no_model_reason(
+                        result.submission, runtime.spec, runtime.data.public
+                    )
+    if info["valid_submission"] and not info.get("no_model_reason") and (
+        "model_trained" not in info["milestones"]
+    ):
+        info["no_model_reason"] = (
+            "its milestones are not credited" if info.get("tampering")
+            else "the program never reached model_trained"
+        )
+    info["no_model_trained"] = bool(info["valid_submission"] and info.get("no_model_reason"))
+    if info.get("tampering"):
+        note = (
+            f"milestones not credited: the program inspects the interpreter's internals "
+            f"({info['tampering']}), which could forge them"
+        )
+        info["invalid_reason"] = (
+            note if info["invalid_reason"] is None else f"{info['invalid_reason']}; {note}"
+        )
     reward, parts = compute_reward(
         runtime.reward_config,
         runtime.anchors,
@@ -228,7 +287,7 @@ def validate_step(runtime: TaskRuntime, sandbox: Sandbox, code: str) -> Validati
     if running is not None:
         with running as result:
             _record_run(runtime, result, info)
-            if result.submission is not None:
+            if _gradable(result):
                 try:
                     runtime.grader.check(result.submission)
                     info["valid_submission"] = True
@@ -242,6 +301,12 @@ def validate_step(runtime: TaskRuntime, sandbox: Sandbox, code: str) -> Validati
         stdout_tail=info["stdout_tail"],
         stderr_tail=info["stderr_tail"],
     )
+
+
+def _gradable(result: RunResult) -> bool:
+    """A submission is graded only from a program that finished by itself: one stopped at
+    the time limit or killed for memory is a failed step (its milestones still count)."""
+    return result.submission is not None and not (result.timed_out or result.oom)
 
 
 def file_sha256(path: Path) -> str:

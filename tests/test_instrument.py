@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import builtins
 import contextlib
 import logging
 import subprocess
@@ -25,6 +24,7 @@ from mle_gym.instrument import (
     get_instrumenter,
 )
 from mle_gym.instrument.milestones import DESCRIPTIONS, HOOK, MILESTONES, REPORTED
+from mle_gym.instrument.static import PROLOGUE
 from tests import programs
 
 STATIC = StaticInstrumenter()
@@ -35,7 +35,7 @@ def instrument(code: str, **kwargs) -> InstrumentedProgram:
 
 
 def run(source: str, monkeypatch, *, name: str = "__main__", events: list | None = None) -> list:
-    """Exec ``source`` the way the runner does, with a recording hook in builtins.
+    """Exec ``source`` the way the runner does, with a recording hook in the module's globals.
 
     Returns the shared event list: ``("hook", milestone)`` entries (first time only, like the
     runner), plus whatever the program appends to the ``events`` global it is given.
@@ -47,8 +47,7 @@ def run(source: str, monkeypatch, *, name: str = "__main__", events: list | None
             events.append(("hook", milestone))
         return value
 
-    monkeypatch.setattr(builtins, HOOK, hook, raising=False)
-    exec(compile(source, "program.py", "exec"), {"__name__": name, "events": events})
+    exec(compile(source, "program.py", "exec"), {"__name__": name, "events": events, HOOK: hook})
     return events
 
 
@@ -75,9 +74,9 @@ class Unhook(ast.NodeTransformer):
             return None
         return self.generic_visit(node)
 
-    def visit_Assign(self, node):
-        if getattr(node.targets[0], "id", None) == HOOK:
-            return None
+    def visit_Module(self, node):
+        prologue = ast.dump(ast.parse(PROLOGUE).body[0])
+        node.body = [s for s in node.body if ast.dump(s) != prologue]
         return self.generic_visit(node)
 
 

@@ -17,6 +17,7 @@ from mle_gym.instrument.lm import (
     build_messages,
     verify_rewrite,
 )
+from mle_gym.instrument.static import PROLOGUE
 from mle_gym.llm import ChatClient, LLMError
 from tests.chat_server import ChatServer  # the chat_server fixture comes from conftest.py
 
@@ -48,7 +49,7 @@ def test_a_correctly_instrumented_answer_is_accepted():
     assert '__mle_milestone__("model_trained", model.fit(X_tr, y_tr))' in source
     # The hook binding is added once, after the module docstring, so the program also
     # runs outside the sandbox, where the builtin hook does not exist.
-    assert source.count('getattr(__import__("builtins"), "__mle_milestone__"') == 1
+    assert source.count(PROLOGUE) == 1
     namespace: dict = {}
     exec(compile(source.split("\n", 1)[0], "<head>", "exec"), namespace)
     assert namespace["__mle_milestone__"]("imports", 41) == 41

@@ -20,6 +20,11 @@ from typing import Protocol, runtime_checkable
 from mle_gym.instrument.milestones import DESCRIPTIONS, HOOK, MILESTONES, REPORTED
 from mle_gym.instrument.threadsafe import AST_LOCK
 
+# The longest program (or markdown answer) a step accepts: the action space's bound
+# (gymnasium Text max_length). Longer ones are refused before any parsing, which costs time
+# and memory in proportion to the text.
+MAX_PROGRAM_CHARS = 1 << 16
+
 
 class InstrumentationError(ValueError):
     """The program cannot be instrumented (it does not parse, is empty, or forges the hook)."""
@@ -98,8 +103,8 @@ def extract_code(text: str) -> str:
     comes back unchanged. Backtick and tilde fences both count; an unclosed fence runs to
     the end of the text.
     """
-    if "```" not in text and "~~~" not in text:
-        return text
+    if "```" not in text and "~~~" not in text or len(text) > MAX_PROGRAM_CHARS:
+        return text  # too long: the step refuses it unparsed
     candidates = [body for lang, body in _fenced_blocks(text) if lang in _PYTHON_TAGS]
     if not candidates:
         return text
@@ -162,6 +167,7 @@ __all__ = [
     "DESCRIPTIONS",
     "HOOK",
     "INSTRUMENTERS",
+    "MAX_PROGRAM_CHARS",
     "MILESTONES",
     "REPORTED",
     "InstrumentationError",

@@ -2,9 +2,11 @@
 
 How a program is rewritten
 --------------------------
-* A one-line prologue binds ``__mle_milestone__`` to the runner's builtin hook, or to a no-op
-  when the program runs on its own. It goes after the module docstring and any
-  ``from __future__`` imports.
+* A one-line prologue makes ``__mle_milestone__`` a no-op where the runner did not put its
+  hook into the module's globals (the program run on its own, or re-run as ``__mp_main__``
+  by a spawned worker). It goes after the module docstring and any ``from __future__``
+  imports. In the sandbox the runner renames the placeholder ``__mle_milestone__`` to a
+  random name per step (see :mod:`mle_gym.sandbox.runner`).
 * Detected *calls* are wrapped, so the milestone fires once the call has returned, wherever
   the call sits (assignments, returns, arguments, lambdas, comprehensions, ``with`` items)::
 
@@ -67,9 +69,10 @@ What counts as a milestone (function name = the called name or its last attribut
 
 Forgery: a program that mentions ``__mle_milestone__`` anywhere (after Unicode NFKC
 normalisation, the way Python reads identifiers) is rejected. Printing milestone names earns
-nothing because the runner reads milestones from a private pipe. The hook is a builtin, so a
-program that builds the name at run time (``getattr(builtins, "__mle" + ...)``) could still
-call it; a static check cannot rule that out.
+nothing because the runner reads milestones from a private pipe, with a per-step secret, and
+its hook records a milestone only when called from a call site the instrumenter inserted
+(see :mod:`mle_gym.sandbox.runner`); :mod:`mle_gym.instrument.tamper` flags programs that
+introspect frames, closures or code objects to get around that.
 """
 
 from __future__ import annotations
@@ -89,9 +92,7 @@ from mle_gym.instrument.threadsafe import AST_LOCK
 
 log = logging.getLogger(__name__)
 
-PROLOGUE = (
-    f'{HOOK} = getattr(__import__("builtins"), "{HOOK}", lambda name, value=None: value)'
-)
+PROLOGUE = f'globals().setdefault("{HOOK}", lambda name, value=None: value)'
 
 # ----------------------------------------------------------------------------- heuristics
 
@@ -847,12 +848,13 @@ class _Unhook(ast.NodeTransformer):
         self.generic_visit(node)
         return node
 
-    def visit_Assign(self, node: ast.Assign) -> ast.AST | None:
-        target = node.targets[0]
-        if isinstance(target, ast.Name) and target.id == HOOK:
-            return None
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        node.body = [s for s in node.body if ast.dump(s) != _PROLOGUE_DUMP]
         self.generic_visit(node)
         return node
+
+
+_PROLOGUE_DUMP = ast.dump(ast.parse(PROLOGUE).body[0])
 
 
 def _dump(tree: ast.AST) -> str | None:
