@@ -69,7 +69,7 @@ def test_rebuilt_answers_score_like_chance_on_the_real_data(tmp_path, spooky_dat
 
 @pytest.mark.docker
 def test_rebuild_attack_through_the_env_earns_no_perfect_score(docker_sandbox):
-    env = gym.make(SPOOKY.env_id, sandbox=docker_sandbox, time_limit=300)
+    env = gym.make(SPOOKY.env_id, sandbox="docker", time_limit=300)
     env.reset(seed=0)
     _, _, _, _, info = env.step(rebuild_attack())
     env.close()
@@ -189,3 +189,32 @@ def test_a_ray_worker_with_its_own_cache_grades_on_the_drivers_data(tmp_path, sp
     expected = Grader(spooky_data).grade(hash_guess(spooky_data))
     assert result.info["score"] == pytest.approx(expected.public, abs=1e-12)
     assert (tmp_path / "node-cache" / "spooky-author").is_dir()  # it really used its own cache
+
+
+LOOK_AROUND = """
+import os
+print(sorted(os.environ.items()))
+print(open("/proc/self/mountinfo").read())
+for folder, _, names in os.walk(os.environ["MLE_INPUT_DIR"]):
+    for name in names:
+        print(name, open(os.path.join(folder, name), "rb").read().hex()[:0])
+"""
+
+
+@pytest.mark.docker
+def test_nothing_in_the_container_holds_the_secret(docker_sandbox, monkeypatch):
+    from mle_gym.data import data_secret, lite_generator_seed
+
+    monkeypatch.setenv(SECRET_ENV, "a secret the container must never see 12345")
+    env = gym.make(SPOOKY.env_id, sandbox="docker", time_limit=300)
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(LOOK_AROUND)
+    env.close()
+    seen = info["stdout_tail"] + info["stderr_tail"]
+    assert "/step/input" in seen and "MLE_INPUT_DIR" in seen, seen[:2000]
+    for hidden in (data_secret().decode(), str(lite_generator_seed(SPOOKY, 0)), SECRET_ENV):
+        assert hidden not in seen
+    public = prepare("spooky-author", "lite", seed=0).public
+    for path in public.rglob("*"):
+        assert data_secret() not in path.read_bytes()
+        assert str(lite_generator_seed(SPOOKY, 0)).encode() not in path.read_bytes()
