@@ -77,6 +77,36 @@ def _client(client: Any) -> Any:
     return docker_client()
 
 
+def stream_command(argv: list[str], progress: Progress) -> tuple[int, list[str]]:
+    """Run ``argv``, passing each output line to ``progress``; (exit code, last lines).
+
+    The ``with`` block closes the pipe: left to the garbage collector it printed an
+    "unclosed file" ResourceWarning in the first ``make demo``.
+    """
+    tail: collections.deque[str] = collections.deque(maxlen=ERROR_TAIL)
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.rstrip()
+                tail.append(line)
+                _say(progress, line)
+            code = proc.wait()
+        except BaseException:
+            proc.terminate()  # bootstrap.sh's trap removes its root filesystem
+            proc.wait()
+            raise
+    return code, list(tail)
+
+
 def build_base_bootstrap(tag: str = BOOTSTRAP_BASE, progress: Progress = print) -> str:
     """Make the base image ``tag`` from Debian packages with ``image/bootstrap.sh``.
 
@@ -101,28 +131,8 @@ def build_base_bootstrap(tag: str = BOOTSTRAP_BASE, progress: Progress = print) 
             "filesystem with `docker import`): install it, e.g. `apt-get install docker.io`."
         )
     _say(progress, f"building the base image {tag} from Debian packages (debootstrap)")
-    tail: collections.deque[str] = collections.deque(maxlen=ERROR_TAIL)
     start = time.monotonic()
-    proc = subprocess.Popen(
-        ["bash", str(BOOTSTRAP_SCRIPT), tag],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        bufsize=1,
-    )
-    try:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip()
-            tail.append(line)
-            _say(progress, line)
-        code = proc.wait()
-    except BaseException:
-        proc.terminate()  # bootstrap.sh's trap removes its root filesystem
-        proc.wait()
-        raise
+    code, tail = stream_command(["bash", str(BOOTSTRAP_SCRIPT), tag], progress)
     if code != 0:
         raise SandboxImageError(
             f"bootstrap.sh failed (exit {code}) building {tag}. Last lines:\n"
