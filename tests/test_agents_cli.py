@@ -63,7 +63,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.docker
 def test_an_agent_fixes_its_program_after_reading_the_error(docker_client):
     proc = cli("run", TASK, "--agent", "tests.test_agents_cli:FixingAgent",
-               "--max-steps", "2", "--sandbox", "docker")
+               "--max-steps", "2", "--sandbox", "docker", "--time-limit", "900")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == f"{TASK}, seed 0, agent tests.test_agents_cli:FixingAgent"

@@ -52,7 +52,7 @@ def test_crash_then_fix_in_a_real_episode(docker_sandbox, chat_server, solutions
     chat_server.answers.extend(
         [CRASHING, answer("Fix: train the model before predicting.", solutions["fast"])]
     )
-    env = gym.make(f"mle/{TASK}-v0", sandbox=docker_sandbox, max_steps=2)
+    env = gym.make(f"mle/{TASK}-v0", sandbox=docker_sandbox, max_steps=2, time_limit=900)
     agent = load_agent(
         "llm", model=chat_server.model, base_url=chat_server.url, api_key=KEY, temperature=0.2
     )

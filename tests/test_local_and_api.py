@@ -47,7 +47,7 @@ def test_local_backend_warns_loudly():
 
 
 def test_local_backend_runs_the_reference_program(solutions):
-    env = local_env(max_steps=1)
+    env = local_env(max_steps=1, time_limit=900)  # generous: the machine may be loaded
     env.reset(seed=0)
     _, reward, _, truncated, info = env.step(solutions["fast"])
     assert info["valid_submission"], (info["invalid_reason"], info["stderr_tail"][-800:])

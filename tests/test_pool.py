@@ -202,7 +202,7 @@ def test_ray_backend_matches_the_local_backend(ray_cluster, docker_client, solut
     for backend in ("local", "ray"):
         with RolloutPool(backend=backend, workers=2, sandbox="docker-warm") as pool:
             for tag, program in programs_by_tag.items():
-                pool.submit(job(program, tag=tag))
+                pool.submit(job(program, tag=tag, time_limit=900))
             outcomes[backend] = {r.job.tag: r for r in pool.as_completed(timeout=600)}
     for tag in programs_by_tag:
         local, remote = outcomes["local"][tag], outcomes["ray"][tag]

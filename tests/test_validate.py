@@ -22,7 +22,8 @@ MISSING_IDS = COPY_SAMPLE.format(change="sample = sample.iloc[: len(sample) // 2
 
 @pytest.fixture(scope="module")
 def env(docker_sandbox):
-    env = gym.make("mle/spooky-author-v0", sandbox=docker_sandbox, max_steps=1, render_mode="ansi")
+    env = gym.make("mle/spooky-author-v0", sandbox=docker_sandbox, max_steps=1, render_mode="ansi",
+                   time_limit=900)
     yield env
     env.close()
 

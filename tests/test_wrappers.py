@@ -65,7 +65,7 @@ def test_wrappers_reject_unknown_options():
 
 @pytest.mark.docker
 def test_the_same_program_three_times_earns_the_best_reward_once(docker_sandbox, solutions):
-    env = BestSoFarReward(gym.make(ENV_ID, sandbox=docker_sandbox, max_steps=3))
+    env = BestSoFarReward(gym.make(ENV_ID, sandbox=docker_sandbox, max_steps=3, time_limit=900))
     steps = run(env, [solutions["fast"]] * 3)
     raw = [info["raw_reward"] for _, info in steps]
     assert steps[0][1]["valid_submission"] and raw[0] > 1.0
@@ -90,7 +90,7 @@ def test_improvement_pays_only_for_beating_the_best(docker_sandbox, solutions):
     same_file = fast + '\nprint("done")\n'  # different code, byte-identical submission
     better = fast.replace("C=3.0", "C=1.0")  # on lite data, seed 0: log loss 0.658 < 0.668
     assert better != fast
-    env = ImprovementReward(gym.make(ENV_ID, sandbox=docker_sandbox, max_steps=5))
+    env = ImprovementReward(gym.make(ENV_ID, sandbox=docker_sandbox, max_steps=5, time_limit=900))
     steps = run(env, [programs.DIES_AFTER_LOADING, fast, reformatted, same_file, better])
     rewards = [r for r, _ in steps]
     raw = [i["raw_reward"] for _, i in steps]
