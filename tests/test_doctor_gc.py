@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -152,3 +153,79 @@ def test_gc_does_not_trust_a_recycled_pid(tmp_path):
     finally:
         late.kill()
         late.wait()
+
+
+GC_AS_USER = """
+import ctypes, os, sys
+from pathlib import Path
+if os.getuid() == 0:  # act as a plain user: no overriding of file permissions
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.capget(header, data) == 0
+    data[0] &= ~((1 << 1) | (1 << 2) | (1 << 3))  # DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER
+    assert libc.capset(header, data) == 0
+    try:
+        os.listdir(sys.argv[2])
+        sys.exit("could not drop the file permission capabilities")
+    except PermissionError:
+        pass
+from mle_gym.sandbox.gc import collect_garbage, format_report
+print(format_report(collect_garbage(None, dirs=[Path(sys.argv[1])])))
+"""
+
+
+def test_gc_removes_locked_deep_folders_of_dead_owners_as_a_plain_user():
+    """A folder a program locked (mode 000), a chain deeper than the recursion limit, and an
+    owner file a partial delete took: the owner is in the folder's name, and gc (run as a
+    plain user, as users do) removes it all without crashing."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="gc-user-"))
+    folder = base / f"mle-step-{dead_pid()}-{int(time.time()) - 5}-abc"
+    (folder / "step" / "working" / "locked").mkdir(parents=True)
+    (folder / "step" / "working" / "locked" / "f").write_text("x")
+    deep = folder / "step" / "working"
+    fd = os.open(deep, os.O_RDONLY)
+    for _ in range(3000):  # relative to an open folder: the full path is past PATH_MAX
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+    alive = base / f"mle-step-{os.getpid()}-{int(time.time())}-live"
+    alive.mkdir()
+    os.chmod(folder / "step" / "working" / "locked", 0)
+    os.chmod(folder / "step", 0o500)  # no write: its entries cannot go until it is unlocked
+    try:
+        done = subprocess.run(
+            [*CLI[:1], "-c", GC_AS_USER, str(base), str(folder / "step" / "working" / "locked")],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "removed 1 item(s)" in done.stdout, done.stdout
+        assert not folder.exists()
+        assert alive.exists()  # its owner (this process) is alive
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwx", str(base)], check=False)
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def test_gc_session_option_limits_what_goes(docker_client, tmp_path):
+    other = f"other-{os.getpid()}"
+    mine = labelled_container(docker_client, "mle-step-mine", dead_pid())
+    theirs = docker_client.containers.create(
+        mine.image.id, command=["python3", "-c", "import time; time.sleep(300)"],
+        labels={LABEL: "mle-step-theirs", SESSION_LABEL: other, PID_LABEL: str(dead_pid())},
+        network_mode="none", detach=True,
+    )
+    try:
+        done = subprocess.run([*CLI, "sandbox", "gc", "--session", SESSION],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert not exists(docker_client, mine)
+        assert exists(docker_client, theirs)
+    finally:
+        for container in (mine, theirs):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)

@@ -217,3 +217,59 @@ def test_ctrl_c_cancels_the_batch_and_leaves_no_container(docker_client, spooky_
     assert session_containers(docker_client, session) == []
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(("mle-step-", "mle-warm-"))]
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+HOST_STEP = textwrap.dedent("""
+    import sys
+    from mle_gym.data import prepare
+    from mle_gym.sandbox import RunRequest, make_sandbox
+    sandbox = make_sandbox(sys.argv[1])
+    request = RunRequest(program="import time; time.sleep(300)", time_limit=600,
+                         public_dir=prepare("spooky-author", "lite", seed=0).public)
+    print("running", flush=True)
+    with sandbox.run(request) as result:
+        print(result)
+""")
+SWEEPER = textwrap.dedent("""
+    import threading
+    from mle_gym.sandbox.docker_backend import DockerSandbox
+    DockerSandbox()
+    for thread in threading.enumerate():
+        if thread.name == "mle-sandbox-sweep":
+            thread.join(120)
+""")
+
+
+@pytest.mark.parametrize("sandbox", ["docker", "docker-warm"])
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_host_killed_mid_step_leaves_nothing(docker_client, spooky_data, tmp_path, sandbox, sig):
+    """SIGTERM (docker stop, Kubernetes, Slurm) removes the process's containers and step
+    folders at once; after SIGKILL the containers stop by themselves (their stdin closes) and
+    the next sandbox made on the machine removes them and the folders."""
+    session = f"kill-{uuid.uuid4().hex[:8]}"
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(os.environ, MLE_GYM_SESSION=session, MLE_GYM_WORKDIR=str(work))
+    host = subprocess.Popen([sys.executable, "-c", HOST_STEP, sandbox], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert host.stdout.readline().strip() == "running"
+        wait_for(lambda: running_program(docker_client, session_containers(docker_client, session)),
+                 120, "the program to run")
+        assert list(work.iterdir())
+        host.send_signal(getattr(signal, sig))
+        assert host.wait(timeout=60) == -getattr(signal, sig)
+        if sig == "SIGKILL":
+            wait_for(lambda: all(c.status == "exited"
+                                 for c in session_containers(docker_client, session)),
+                     60, "the orphaned container to stop by itself")
+            subprocess.run([sys.executable, "-c", SWEEPER], env=env, check=True, timeout=180)
+        wait_for(lambda: not session_containers(docker_client, session), 60,
+                 "the containers to be removed")
+        wait_for(lambda: not list(work.iterdir()), 60, "the step folders to be removed")
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        for container in session_containers(docker_client, session):
+            container.remove(force=True)
