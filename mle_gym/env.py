@@ -211,9 +211,11 @@ class MLEEnv(gym.Env[str, str]):
 
     def close(self) -> None:
         self._closed = True
-        if self._sandbox is not None:
+        # A Sandbox passed in belongs to the caller (it may serve other envs): only one this
+        # env made is closed here.
+        if self._sandbox is not None and not isinstance(self._sandbox_choice, Sandbox):
             self._sandbox.close()
-            self._sandbox = None
+        self._sandbox = None
         super().close()
 
     # The limits live in the runtime, which runs the steps; these keep them settable here.
