@@ -184,3 +184,19 @@ def test_spaces_have_a_short_repr_and_render_fps_is_declared():
     sample = env.unwrapped.observation_space.sample()
     assert env.unwrapped.observation_space.contains(sample)
     env.close()
+
+
+def test_closing_an_env_leaves_a_sandbox_passed_in_to_its_owner():
+    sandbox = LocalSandbox(warn=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        first = gym.make(ENV_ID, sandbox=sandbox)
+        second = gym.make(ENV_ID, sandbox=sandbox, time_limit=300)
+    first.reset(seed=0)
+    first.step("print('first')")
+    first.close()
+    second.reset(seed=0)
+    _, _, _, _, info = second.step("print('second')")  # the shared sandbox still runs steps
+    assert "second" in info["stdout_tail"] and info["exit_code"] == 0
+    second.close()
+    sandbox.close()

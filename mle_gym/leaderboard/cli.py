@@ -104,7 +104,8 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--workers", type=int, default=2, help="programs running at once")
     r.add_argument("--parallel-episodes", type=int, default=None)
     r.add_argument("--backend", default="local", choices=["local", "ray"])
-    r.add_argument("--sandbox", default="docker", help="docker, docker-warm or local")
+    r.add_argument("--sandbox", default="docker", choices=["docker", "docker-warm", "local"],
+                   help="docker, docker-warm or local")
     r.add_argument("--agent-arg", action="append", default=[], metavar="AGENT.KEY=VALUE")
     r.add_argument("--results", default=str(DEFAULT_RESULTS), help="results store folder")
     r.add_argument("--out", default=str(DEFAULT_OUT), help="where --build writes the page")
