@@ -4,6 +4,7 @@ on the host's disk and no container left behind. Real containers, real programs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import textwrap
@@ -60,10 +61,8 @@ def disk_use(folder: Path) -> int:
     total = 0
     for root, _, files in os.walk(folder):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except OSError:
-                pass
     return total
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 MIN_FREE_BYTES = 2 << 30  # below this, an image build or a large step may fail
+DOCTOR_DISK = "32m"  # the lockdown probe checks that /step and /tmp get this size
 MIN_ENGINE_MAJOR = 20  # cgroup v2 and the options the backend uses need Docker 20.10+
 
 # Runs inside the sandbox; prints what the lockdown should forbid, as one JSON line.
@@ -35,6 +36,7 @@ out["root_writable"] = writable("/etc/mle-doctor-probe")
 out["input_writable"] = writable(os.path.join(os.environ["MLE_INPUT_DIR"], "probe"))
 out["tmp_writable"] = writable("/tmp/probe")
 out["interfaces"] = sorted(os.listdir("/sys/class/net"))
+out["sizes"] = {p: os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in ("/step", "/tmp")}
 try:
     socket.create_connection(("1.1.1.1", 53), timeout=2).close()
     out["network"] = True
@@ -151,14 +153,14 @@ def _probe_dir() -> Path:
 
 
 def check_lockdown(client: Any) -> Check:
-    from mle_gym.sandbox.base import RunRequest
+    from mle_gym.sandbox.base import RunRequest, parse_memory
     from mle_gym.sandbox.docker_backend import DockerSandbox
 
     public = _probe_dir()
     try:
         sandbox = DockerSandbox(client=client, build=False)
         request = RunRequest(program=LOCKDOWN_PROBE, public_dir=public, time_limit=30,
-                             memory_limit="256m", cpus=1)
+                             memory_limit="256m", cpus=1, disk_limit=DOCTOR_DISK)
         with sandbox.run(request) as result:
             error, out, err = result.sandbox_error, result.stdout, result.stderr
     finally:
@@ -180,6 +182,10 @@ def check_lockdown(client: Any) -> Check:
         problems.append("input/ is writable")
     if not seen["tmp_writable"]:
         problems.append("/tmp is not writable")
+    limit = parse_memory(DOCTOR_DISK)
+    unbounded = [p for p, size in seen["sizes"].items() if not 0 < size <= limit]
+    if unbounded:
+        problems.append(f"{', '.join(unbounded)} not limited to {DOCTOR_DISK}")
     if seen["network"] or [i for i in seen["interfaces"] if i != "lo"]:
         problems.append(f"has network (interfaces {seen['interfaces']})")
     if problems:
@@ -187,7 +193,8 @@ def check_lockdown(client: Any) -> Check:
                      "the engine ignores some options (rootless or an old engine?): use a "
                      "standard Docker engine 20.10+")
     return Check("container lockdown", True,
-                 f"no network, read-only root and input, non-root uid {seen['uid']}")
+                 f"no network, read-only root and input, non-root uid {seen['uid']}, "
+                 f"/step and /tmp limited to {DOCTOR_DISK}")
 
 
 def check_memory_limit(client: Any) -> Check:

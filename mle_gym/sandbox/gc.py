@@ -237,9 +237,6 @@ def collect_garbage(
             continue
         for folder in folders:
             item = _judge_folder(folder, verdicts, limit, everything, now)
-            if session and item.garbage and not verdicts.get(folder.name, False):
-                item.garbage = False  # --session: only the folders of its garbage containers
-                item.reason += f"; not a container of session {session}"
             if item.garbage and not dry_run:
                 remove_tree(str(folder))
                 item.removed = not folder.exists()
