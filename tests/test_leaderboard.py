@@ -313,3 +313,14 @@ def test_build_without_matplotlib_writes_the_tables_and_says_how_to_get_plots(tm
     assert "| 1 | a | lite |" in md and "<table>" in page
     assert "Plots skipped" in md and "Plots skipped" in page and "<img" not in page
     assert not (tmp_path / "out" / "plots").exists()
+
+
+def test_run_refuses_a_zero_time_limit_before_any_episode(tmp_path, capsys):
+    from mle_gym.cli import main
+
+    results = tmp_path / "results"
+    assert main(["leaderboard", "run", "--agents", "template-fast", "--tasks", "spooky-author",
+                 "--seeds", "0", "--time-limit", "0", "--results", str(results),
+                 "--quiet"]) == 2
+    assert "time_limit must be a number of seconds between 1" in capsys.readouterr().err
+    assert not results.exists()  # once: every episode ran with the task's default instead
