@@ -157,3 +157,19 @@ def test_a_custom_folder_whose_public_holds_the_answers_is_refused(tmp_path, spo
         prepare("spooky-author", folder)
     with pytest.raises(DataNotAvailable, match=reason):
         gym.make(SPOOKY.env_id, data=str(folder), sandbox="local")
+
+
+def test_a_full_cache_from_before_the_record_is_recorded_on_first_use(isolated_cache, spooky_data):
+    data, _ = full_data(isolated_cache, spooky_data)
+    marker = data.root / MARKER
+    old = {k: v for k, v in json.loads(marker.read_text()).items() if k not in ("files", "format")}
+    marker.write_text(json.dumps(old))
+    from mle_gym import data as data_module
+
+    data_module._verified.clear()  # a new process: nothing verified yet
+    prepare("spooky-author", "full")
+    files = json.loads(marker.read_text())["files"]
+    assert "sha256" in files["private/answers.csv"] and "sha256" not in files["public/train.csv"]
+    flip_first_label(data.answers_path)
+    with pytest.raises(DataCorrupted, match="private/answers.csv was changed"):
+        prepare("spooky-author", "full")
