@@ -63,9 +63,10 @@ def test_rows_are_aligned_by_id_not_position(grader, good):
 
 
 def test_rows_are_rescaled_then_clipped(grader, good):
-    doubled = good.copy()
-    doubled[CLASSES] *= 2.0
-    assert grader.grade(doubled).score == pytest.approx(grader.grade(good).score)
+    # spooky-author follows Kaggle's rule: rows are divided by their sum before scoring.
+    halved = good.copy()
+    halved[CLASSES] *= 0.5
+    assert grader.grade(halved).score == pytest.approx(grader.grade(good).score)
 
 
 def test_answers_score_perfectly_and_sample_near_its_score(grader, answers, spooky_data):
@@ -78,15 +79,16 @@ def test_answers_score_perfectly_and_sample_near_its_score(grader, answers, spoo
     ("mutate", "needle"),
     [
         (lambda s: s.drop(columns=["HPL"]), "missing column(s) 'HPL'"),
-        (lambda s: s.assign(extra=1), "unexpected column(s) 'extra'"),
+        (lambda s: s.assign(extra=1), "remove the unexpected column(s) 'extra'"),
         (lambda s: s.rename(columns={"id": "ID"}), "missing column(s) 'id'"),
         (lambda s: pd.concat([s, s.iloc[:2]]), "appear more than once"),
         (lambda s: s.iloc[3:], "test id(s) are missing"),
         (lambda s: pd.concat([s, s.iloc[:1].assign(id="nope")]), "are not test ids: 'nope'"),
-        (lambda s: s.assign(EAP=["x"] + [0.3] * (len(s) - 1)), "non-numeric values"),
+        (lambda s: s.assign(EAP=["x"] + [0.3] * (len(s) - 1)), "non-numeric value 'x'"),
         (lambda s: s.assign(EAP=[np.nan] + [0.3] * (len(s) - 1)), "empty or NaN"),
         (lambda s: s.assign(EAP=[np.inf] + [0.3] * (len(s) - 1)), "infinite"),
-        (lambda s: s.assign(EAP=[-0.2] + [0.3] * (len(s) - 1)), "must not be negative"),
+        (lambda s: s.assign(EAP=[-0.2] + [0.3] * (len(s) - 1)), "between 0 and 1"),
+        (lambda s: s.assign(EAP=[1.5] + [0.3] * (len(s) - 1)), "between 0 and 1"),
         (lambda s: s.assign(EAP=0.0, HPL=0.0, MWS=0.0), "are all zero"),
         (lambda s: s.iloc[:0], "has no rows"),
     ],
@@ -100,7 +102,8 @@ def test_each_malformed_kind_has_a_specific_reason(grader, good, tmp_path, mutat
     ("content", "needle"),
     [
         ("", "is empty"),
-        (b"\x00\xff\xfe garbage \x00\n\x01", "not a readable CSV"),
+        (b"\x00\xff\xfe garbage \x00\n\x01", "NUL byte"),
+        (b"id,EAP,HPL,MWS\nx\xff,1,0,0\n", "not UTF-8"),
         ('id,EAP,HPL,MWS\n"unterminated,1,2,3\n', "not a readable CSV"),
     ],
 )

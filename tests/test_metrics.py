@@ -91,7 +91,7 @@ def test_jaccard_is_word_level_and_case_blind(tmp_path):
     ("metric", "column", "value", "needle"),
     [
         ("quadratic_weighted_kappa", "score", 2.5, "whole numbers"),
-        ("quadratic_weighted_kappa", "score", 9, "must be one of [1, 2, 3, 4, 5, 6]"),
+        ("quadratic_weighted_kappa", "score", 9, "must be one of the task's labels [1, 2, 3, 4, 5, 6]"),
         ("accuracy", "label", 0, "must be one of"),
         ("mean_column_rmsle", "e", -0.5, "must not be negative"),
         ("roc_auc", "y", "high", "non-numeric"),
@@ -135,7 +135,7 @@ def test_row_alignment_for_ids_that_repeat(tmp_path):
     write_split(answers, "Comment", 0, root / "private" / "split.csv")
     grader = Grader(TaskData(spec, "custom", root))
     assert grader.grade(answers.assign(Date="2012")).score == 1.0  # Date allowed and ignored
-    with pytest.raises(InvalidSubmission, match=r"data row\(s\) 1, 2"):
+    with pytest.raises(InvalidSubmission, match=r"2 data row\(s\) differ, the first is row 1"):
         grader.grade(answers.iloc[[1, 0, *range(2, N)]])
     with pytest.raises(InvalidSubmission, match=f"it needs {N}"):
         grader.grade(answers.iloc[:-1])

@@ -1,4 +1,8 @@
-"""Score a submission on the whole test set and on its public and private halves."""
+"""Score a submission on the whole test set and on its public and private halves.
+
+Grading runs in the host process, on a file written by untrusted code: the reader bounds the
+file's size (from the number of test rows), its header and every message before parsing, and
+every later step is linear (or n log n, one sort) in the rows of that bounded file."""
 
 from __future__ import annotations
 
@@ -8,15 +12,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
-from mle_gym.data import TaskData
+from mle_gym.data import DataCorrupted, TaskData
 from mle_gym.grading.metrics import get_metric, mean_in_order
 from mle_gym.grading.submission import (
+    NA_VALUES,
+    IdIndex,
     InvalidSubmission,
+    Layout,
     align,
     align_rows,
-    check_columns,
     read_submission,
+    size_bound,
 )
 from mle_gym.spec import TaskSpec
 
@@ -34,6 +44,25 @@ class Grade:
         return asdict(self)
 
 
+def _read_private(path: Path, slug: str, columns: dict[str, pa.DataType]) -> pa.Table:
+    """A private file with the given typed columns, or DataCorrupted naming the file and the
+    command that rebuilds it (never a raw reader error)."""
+    fix = f"re-prepare the data with `mle-gym prepare {slug} --force`"
+    if not path.is_file():
+        raise DataCorrupted(f"{path} is missing; {fix}")
+    convert = pacsv.ConvertOptions(column_types=columns, include_columns=list(columns),
+                                   null_values=NA_VALUES, strings_can_be_null=False,
+                                   timestamp_parsers=[])
+    try:
+        table = pacsv.read_csv(path, convert_options=convert)
+    except (pa.ArrowInvalid, pa.ArrowKeyError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DataCorrupted(f"{path} cannot be read ({first}); {fix}") from None
+    if table.num_rows == 0:
+        raise DataCorrupted(f"{path} has no rows; {fix}")
+    return table
+
+
 class Grader:
     """Holds one task's answers in memory so repeated grading does no extra I/O."""
 
@@ -42,27 +71,57 @@ class Grader:
         self.spec = spec
         self.metric = get_metric(spec.metric)
         self.by_row = spec.metric_options.get("align") == "row"
-        read = {"converters": {spec.id_column: str}}
-        answers = pd.read_csv(data.answers_path, **read)
-        self.ids = pd.Index(answers[spec.id_column], name=spec.id_column)
-        self.truth = self.metric.truth(answers, spec.target_columns)
-        split = pd.read_csv(data.split_path, **read)  # written in the answers' row order
-        if not np.array_equal(split[spec.id_column].to_numpy(), self.ids.to_numpy()):
-            raise ValueError(f"{data.split_path} does not match the answers; re-prepare the data")
-        self.public_mask = (split["half"] == "public").to_numpy()
+        idc, targets = spec.id_column, list(spec.target_columns)
+        target_type = pa.string() if self.metric.text else pa.float64()
+        answers = _read_private(data.answers_path, spec.slug,
+                                {idc: pa.string(), **{c: target_type for c in targets}})
+        self.answer_ids = answers.column(idc).combine_chunks()
+        frame = answers.select(targets).to_pandas()
+        if self.metric.text:  # as MLE-bench reads them: pandas' NA spellings are empty text
+            frame = frame.mask(frame.isin(NA_VALUES), "")
+        if not self.metric.text and frame.isna().to_numpy().any():
+            raise DataCorrupted(f"{data.answers_path} has empty answers; re-prepare the data with "
+                                f"`mle-gym prepare {spec.slug} --force`")
+        self.truth = self.metric.truth(frame, targets)
+        split = _read_private(data.split_path, spec.slug, {idc: pa.string(), "half": pa.string()})
+        half = split.column("half").combine_chunks()
+        if not split.column(idc).combine_chunks().equals(self.answer_ids) or not pc.all(
+            pc.is_in(half, value_set=pa.array(["public", "private"]))
+        ).as_py():
+            raise DataCorrupted(f"{data.split_path} does not match the answers; re-prepare the data "
+                                f"with `mle-gym prepare {spec.slug} --force`")
+        self.public_mask = pc.equal(half, "public").to_numpy(zero_copy_only=False)
+        self.index = IdIndex(self.answer_ids)
+        widest = {idc: _widest(self.answer_ids)}
+        if self.metric.text:
+            widest.update({c: _widest(answers.column(c)) for c in targets})
+        n_columns = 1 + len(targets) + len(spec.extra_columns)
+        self.layout = Layout(idc, tuple(targets), frozenset(targets if self.metric.text else ()),
+                             tuple(spec.extra_columns), size_bound(len(self.answer_ids), widest, n_columns))
 
     def grade(self, submission: Path | pd.DataFrame) -> Grade:
         """Grade a submission file or frame; raise InvalidSubmission with a reason otherwise."""
-        spec = self.spec
-        frame = read_submission(submission, spec.id_column)
-        check_columns(frame, spec.id_column, spec.target_columns, spec.extra_columns)
-        aligned = (align_rows if self.by_row else align)(frame, self.ids, spec.id_column)
-        pred = self.metric.predictions(aligned, spec.target_columns, spec.metric_options)
-        opts = spec.metric_options
+        spec, opts = self.spec, self.spec.metric_options
+        table = read_submission(submission, self.layout)
+        ids = table.column(spec.id_column).combine_chunks()
+        if self.by_row:
+            order = align_rows(ids, self.answer_ids, spec.id_column)
+        else:
+            order = align(ids, self.index, spec.id_column)
+        values = np.column_stack([
+            table.column(c).to_numpy() if not self.metric.text
+            else table.column(c).to_numpy(zero_copy_only=False)
+            for c in spec.target_columns
+        ])
+        if not np.array_equal(order, np.arange(len(order))):
+            values = values[order]
+        pred = self.metric.predictions(values, list(spec.target_columns), opts, self.index)
         pub, priv = self.public_mask, ~self.public_mask
-        if self.metric.rows is not None:  # a mean over rows: score each row once
-            values = self.metric.rows(pred, self.truth, opts)
-            scores = tuple(mean_in_order(v) for v in (values, values[pub], values[priv]))
+        if self.metric.halves is not None:
+            scores = self.metric.halves(pred, self.truth, opts, pub)
+        elif self.metric.rows is not None:  # a mean over rows: score each row once
+            rows = self.metric.rows(pred, self.truth, opts)
+            scores = tuple(mean_in_order(v) for v in (rows, rows[pub], rows[priv]))
         else:
             scores = (
                 self.metric.score(pred, self.truth, opts),
@@ -74,11 +133,16 @@ class Grader:
                 f"the {spec.metric} score is not a finite number for this submission "
                 f"(for example, constant predictions leave it undefined)"
             )
-        return Grade(*scores, n_rows=len(aligned))
+        return Grade(*(float(s) for s in scores), n_rows=len(order))
 
     def check(self, submission: Path | pd.DataFrame) -> None:
         """Raise InvalidSubmission if ``grade`` would; reveal nothing about the score."""
         self.grade(submission)
+
+
+def _widest(values: pa.Array | pa.ChunkedArray) -> int:
+    longest = pc.max(pc.binary_length(values)).as_py()
+    return int(longest or 0)
 
 
 def medal(spec: TaskSpec, score: float) -> dict[str, object]:
