@@ -85,13 +85,15 @@ def test_the_same_program_three_times_earns_the_best_reward_once(docker_sandbox,
 
 @pytest.mark.docker
 def test_improvement_pays_only_for_beating_the_best(docker_sandbox, solutions):
-    fast = solutions["fast"]
-    reformatted = "# the same model, commented\n" + fast.replace("\n\n", "\n\n\n")
-    same_file = fast + '\nprint("done")\n'  # different code, byte-identical submission
-    better = fast.replace("C=3.0", "C=1.0")  # on lite data, seed 0: log loss 0.658 < 0.668
-    assert better != fast
+    # A heavily regularised model stays near the class priors: worse than the fast reference
+    # on any lite data (the data's secret changes the exact scores, never this order).
+    weak = solutions["fast"].replace("C=3.0", "C=0.02")
+    reformatted = "# the same model, commented\n" + weak.replace("\n\n", "\n\n\n")
+    same_file = weak + '\nprint("done")\n'  # different code, byte-identical submission
+    better = solutions["fast"]
+    assert better != weak
     env = ImprovementReward(gym.make(ENV_ID, sandbox=docker_sandbox, max_steps=5, time_limit=900))
-    steps = run(env, [programs.DIES_AFTER_LOADING, fast, reformatted, same_file, better])
+    steps = run(env, [programs.DIES_AFTER_LOADING, weak, reformatted, same_file, better])
     rewards = [r for r, _ in steps]
     raw = [i["raw_reward"] for _, i in steps]
     crash, first, again, copy, improved = (i for _, i in steps)
