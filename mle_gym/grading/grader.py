@@ -76,13 +76,18 @@ class Grader:
         answers = _read_private(data.answers_path, spec.slug,
                                 {idc: pa.string(), **{c: target_type for c in targets}})
         self.answer_ids = answers.column(idc).combine_chunks()
-        frame = answers.select(targets).to_pandas()
         if self.metric.text:  # as MLE-bench reads them: pandas' NA spellings are empty text
-            frame = frame.mask(frame.isin(NA_VALUES), "")
-        if not self.metric.text and frame.isna().to_numpy().any():
-            raise DataCorrupted(f"{data.answers_path} has empty answers; re-prepare the data with "
-                                f"`mle-gym prepare {spec.slug} --force`")
-        self.truth = self.metric.truth(frame, targets)
+            na = pa.array(NA_VALUES)
+            self.truth = np.column_stack([
+                pc.if_else(pc.is_in(answers.column(c), value_set=na), "", answers.column(c))
+                .to_numpy(zero_copy_only=False) for c in targets
+            ])
+        else:
+            frame = answers.select(targets).to_pandas()
+            if frame.isna().to_numpy().any():
+                raise DataCorrupted(f"{data.answers_path} has empty answers; re-prepare the data "
+                                    f"with `mle-gym prepare {spec.slug} --force`")
+            self.truth = self.metric.truth(frame, targets)
         split = _read_private(data.split_path, spec.slug, {idc: pa.string(), "half": pa.string()})
         half = split.column("half").combine_chunks()
         if not split.column(idc).combine_chunks().equals(self.answer_ids) or not pc.all(
