@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--older-than", default=None, metavar="AGE",
                    help="also remove those older than AGE (90s, 30m, 2h, 1d)")
     g.add_argument("--session", default=None, metavar="NAME",
-                   help="only the containers (and their folders) of this MLE_GYM_SESSION")
+                   help="only the containers of this MLE_GYM_SESSION (folders of dead owners go too)")
     g.set_defaults(func=cmd_sandbox_gc)
 
     p = sub.add_parser(
