@@ -11,16 +11,19 @@ tokens and reports never touch a file the program could read or write.
 
 How a step gets a clean ``/step`` and leaves nothing behind:
 
-* **Folders.** Every container gets a fresh host folder ``mle-warm-*/`` with ``step/``
-  (bound at /step, read-write) and ``ctl/`` (bound at /mle/ctl: the program). The task's
-  public data is bound read-only at /step/input when the container is created, so a
-  container serves one (public data, memory, CPUs) combination; a step for another one
-  takes an idle container and recycles it. After each program the supervisor deletes what
-  it left in ``/step`` but its submission (so a program that writes a million files pays
-  for deleting them, not the next one); before the next program it deletes the submission
-  and ``/mle/ctl``, and resets the mode, extended attributes and times of the folders that
-  stay. The host copies the submission to the host folder's root, which the container
-  cannot see, after the report, that is after every process in the container is dead.
+* **Folders.** What a program can write lives in the container's size-limited tmpfs
+  mounts (/step, holding working/ and submission/, and /tmp: ``disk_limit`` each; /mle/ctl,
+  where the program is written: 64 MiB), never on the host's disk. The container's host
+  folder ``mle-warm-*/`` holds only ``lib/`` (runner and supervisor, read-only inside). The
+  task's public data is bound read-only at /step/input when the container is created, so a
+  container serves one (public data, limits) combination; a step for another one takes an
+  idle container and recycles it. After each program the supervisor deletes what it left
+  in ``/step`` but its submission (so a program that writes a million files pays for
+  deleting them, not the next one), unlocking folders a program locked and without
+  recursion; before the next program it deletes the submission and ``/mle/ctl``, and resets
+  the mode, extended attributes and times of the folders that stay. The submission reaches
+  the host on the supervisor's stdout right after the report, that is after every process
+  in the container is dead, at most ``max_submission`` bytes.
 * **Processes.** After the program the supervisor sends SIGKILL to every other process
   (``kill(-1)``) and reaps them (orphans are reparented to it) until none is left, which
   ends detached sessions and double-forked daemons too.
