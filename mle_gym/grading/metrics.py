@@ -260,7 +260,11 @@ def mean_in_order(values: np.ndarray) -> float:
 def jaccard_rows(pred: np.ndarray, truth: np.ndarray, options: Options) -> np.ndarray:
     """Each row's word-level Jaccard, exactly as ``set(text.lower().split())`` gives it."""
     guesses, answers = pred[:, 0], truth[:, 0]
-    scores = _jaccard_ascii_rows(guesses, answers)
+    # Blocks of rows bound the memory of the vectorised pass (it holds several integers per
+    # word) whatever the file: rows never interact, so the result is the same.
+    block = 50_000
+    scores = np.concatenate([_jaccard_ascii_rows(guesses[i : i + block], answers[i : i + block])
+                             for i in range(0, len(guesses), block)] or [np.zeros(0)])
     for i in np.flatnonzero(np.isnan(scores)).tolist():  # rows with non-ASCII text
         scores[i] = _jaccard_one(guesses[i], answers[i])
     return scores

@@ -89,10 +89,9 @@ class Layout:
 
 
 def size_bound(rows: int, widest: dict[str, int], n_columns: int) -> int:
-    """A generous byte budget: per row, four times each text column's widest answer (quotes
-    doubled, and a guess may be longer than the answer) plus 64 bytes a cell (any float's
-    repr fits in 24), with a 1 MiB floor."""
-    per_row = sum(4 * w + 64 for w in widest.values()) + 64 * max(0, n_columns - len(widest)) + 2
+    """A generous byte budget: per row, twice each text column's widest answer (every quote
+    doubled) plus 64 bytes a cell (any float's repr fits in 24), with a 1 MiB floor."""
+    per_row = sum(2 * w + 64 for w in widest.values()) + 64 * max(0, n_columns - len(widest)) + 2
     return max(MIN_MAX_BYTES, rows * per_row + HEADER_BYTES)
 
 
