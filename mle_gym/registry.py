@@ -2,6 +2,11 @@
 
 Registration only reads the small ``task.yaml`` files; the environment class, the sandbox
 and the data are imported lazily by ``gym.make`` through the entry-point string.
+
+Gymnasium 1.x no longer loads plugin environments from the ``gymnasium.envs`` entry-point
+group, so the ids exist once ``mle_gym`` is imported. Where that import cannot be written
+(a worker process started by spawn, a config file), the module-prefixed id
+``gym.make("mle_gym:mle/spooky-author-v0")`` makes Gymnasium import ``mle_gym`` first.
 """
 
 from __future__ import annotations

@@ -62,6 +62,19 @@ class Scores(BaseModel):
         return self.strong if self.strong is not None else self.gold
 
 
+class PaperScores(BaseModel):
+    """The best score each agent reached on this task in "Reinforcement Learning for Machine
+    Learning Engineering Agents" (arXiv 2509.01684); ``None`` where the paper reports no
+    valid result. Measured on Kaggle's real data: comparable with full-data runs only."""
+
+    model_config = ConfigDict(extra="forbid")
+    # No defaults: a task in the paper states every agent, null included.
+    gpt4o_aide: float | None
+    gpt4o_openhands: float | None
+    gpt4o_mlab: float | None
+    qwen2_5_3b_rl: float | None
+
+
 class TaskSpec(BaseModel):
     """Everything the environment needs to know about one task."""
 
@@ -81,6 +94,7 @@ class TaskSpec(BaseModel):
     full_limits: Limits = Field(default_factory=Limits)
     lite_scores: Scores = Field(default_factory=Scores)
     full_scores: Scores = Field(default_factory=Scores)
+    paper: PaperScores | None = None  # None: a task the paper did not run
     folder: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")

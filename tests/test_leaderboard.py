@@ -324,3 +324,31 @@ def test_run_refuses_a_zero_time_limit_before_any_episode(tmp_path, capsys):
                  "--quiet"]) == 2
     assert "time_limit must be a number of seconds between 1" in capsys.readouterr().err
     assert not results.exists()  # once: every episode ran with the task's default instead
+
+
+def test_the_paper_agents_name_every_field_of_paper_scores():
+    from mle_gym.leaderboard.paper import AGENTS
+    from mle_gym.spec import PaperScores
+
+    assert list(AGENTS) == list(PaperScores.model_fields)
+
+
+def test_the_paper_rows_come_from_the_task_specs(monkeypatch):
+    from mle_gym.leaderboard import paper
+    from mle_gym.spec import all_tasks
+
+    records = paper.paper_records(["spooky-author", "nomad2018"])
+    assert {r["task"] for r in records} == {"spooky-author", "nomad2018"}
+    assert len(records) == 2 * len(paper.AGENTS)
+    for r in records:
+        field = next(f for f, name in paper.AGENTS.items() if name == r["agent"])
+        expected = getattr(load_task(r["task"]).paper, field)
+        assert r["steps"][0]["private_score"] == expected
+        assert r["steps"][0]["valid"] is (expected is not None)
+    # A task the paper did not run (no ``paper:`` in its task.yaml) gets no reference rows.
+    specs = tuple(s.model_copy(update={"paper": None}) if s.slug == "nomad2018" else s
+                  for s in all_tasks())
+    monkeypatch.setattr(paper, "all_tasks", lambda: specs)
+    assert "nomad2018" not in paper.paper_results()[paper.AGENTS["gpt4o_aide"]]
+    assert {r["task"] for r in paper.paper_records(["spooky-author", "nomad2018"])} == {
+        "spooky-author"}

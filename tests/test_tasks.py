@@ -151,3 +151,33 @@ def test_full_preparation_names_missing_raw_files(slug, tmp_path, monkeypatch):
     with pytest.raises(DataNotAvailable, match=f"lacks {required[0]}"):
         prepare(slug, "full", raw=empty)
     assert not (tmp_path / "cache" / slug / "full").exists()
+
+
+@pytest.mark.parametrize("slug", TASKS)
+def test_the_papers_scores_are_in_the_metric_range(slug):
+    # All twelve tasks are the paper's; a typo in task.yaml would put a score out of range.
+    paper = SPECS[slug].paper
+    assert paper is not None, "task.yaml lacks the paper's scores (paper:)"
+    scores = [v for v in paper.model_dump().values() if v is not None]
+    assert scores, "the paper reports a valid result for at least one agent"
+    for value in scores:
+        # Higher-is-better metrics here are AUCs, kappas, accuracies, Jaccard and Pearson.
+        assert -1 <= value <= 1 if SPECS[slug].direction == "higher" else value >= 0, value
+
+
+def test_a_module_prefixed_id_makes_the_env_without_importing_mle_gym():
+    # Gymnasium 1.x no longer loads plugins from the `gymnasium.envs` entry-point group, so a
+    # fresh interpreter knows no `mle/` ids; "mle_gym:<id>" makes gym.make import mle_gym first
+    # (what AsyncVectorEnv workers started with spawn or forkserver need).
+    code = (
+        "import sys, gymnasium as gym\n"
+        "assert 'mle_gym' not in sys.modules\n"
+        "for env_id in ('mle_gym:mle/spooky-author-v0', 'mle_gym:mle/spooky-author-identification-v0'):\n"
+        "    env = gym.make(env_id)\n"
+        "    assert env.unwrapped.spec.id == env_id.split(':')[1], env.unwrapped.spec.id\n"
+        "    env.close()\n"
+        "print(sorted(m for m in ('torch', 'trl', 'transformers') if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[]"

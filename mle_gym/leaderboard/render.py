@@ -303,13 +303,14 @@ def build(
 
 
 def _paper_rows() -> tuple[list[str], list[list[str]]]:
-    from mle_gym.leaderboard.paper import PAPER_RESULTS
+    from mle_gym.leaderboard.paper import paper_results
 
-    agents = list(PAPER_RESULTS)
-    tasks = sorted(next(iter(PAPER_RESULTS.values())))
+    results = paper_results()
+    agents = list(results)
+    tasks = sorted(next(iter(results.values())))
     head = ["task", *agents]
     body = []
     for task in tasks:
         arrow = "↓" if load_task(task).direction == "lower" else "↑"
-        body.append([f"{task} {arrow}", *(_fmt(PAPER_RESULTS[a][task]) for a in agents)])
+        body.append([f"{task} {arrow}", *(_fmt(results[a][task]) for a in agents)])
     return head, body
