@@ -1,10 +1,13 @@
-"""Task specifications: the pydantic model behind every ``tasks/<slug>/task.yaml``."""
+"""Task specifications: the pydantic model behind every ``tasks/<slug>/task.yaml``, and
+the task folders' own Python modules (``lite.py``, ``prepare.py``, grader hooks)."""
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 import yaml
@@ -152,3 +155,15 @@ def all_tasks() -> tuple[TaskSpec, ...]:
         raw = yaml.safe_load(yaml_path.read_text())
         specs.append(TaskSpec(**raw, folder=yaml_path.parent))
     return tuple(specs)
+
+
+def load_task_module(spec: TaskSpec, name: str) -> ModuleType:
+    """Import ``tasks/<slug>/<name>.py`` by path (task folders are not Python packages)."""
+    path = spec.folder / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"task {spec.slug} has no {name}.py")
+    module_spec = importlib.util.spec_from_file_location(f"mle_gym_tasks.{spec.slug}.{name}", path)
+    assert module_spec and module_spec.loader
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module

@@ -48,7 +48,7 @@ def test_prepare_is_cached_and_idempotent(spooky_data):
 
 
 def test_interrupted_preparation_leaves_no_half_folder(tmp_path, monkeypatch):
-    from mle_gym import data as data_module
+    from mle_gym.data.folder import atomic_prepare
 
     def explode(tmp):
         (tmp / "public").mkdir()
@@ -56,7 +56,7 @@ def test_interrupted_preparation_leaves_no_half_folder(tmp_path, monkeypatch):
 
     target = tmp_path / "lite"
     with pytest.raises(KeyboardInterrupt):
-        data_module._atomic_prepare(target, explode)
+        atomic_prepare(target, explode)
     assert not target.exists() and list(tmp_path.iterdir()) == []
 
 

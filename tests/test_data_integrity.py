@@ -164,9 +164,9 @@ def test_a_full_cache_from_before_the_record_is_recorded_on_first_use(isolated_c
     marker = data.root / MARKER
     old = {k: v for k, v in json.loads(marker.read_text()).items() if k not in ("files", "format")}
     marker.write_text(json.dumps(old))
-    from mle_gym import data as data_module
+    from mle_gym.data import integrity
 
-    data_module._verified.clear()  # a new process: nothing verified yet
+    integrity._verified.clear()  # a new process: nothing verified yet
     prepare("spooky-author", "full")
     files = json.loads(marker.read_text())["files"]
     assert "sha256" in files["private/answers.csv"] and "sha256" not in files["public/train.csv"]

@@ -19,12 +19,6 @@ RAW_FILES = ["train.csv"]
 def prepare_full(raw: Path, public: Path, private: Path) -> None:
     """Write public/{train,test,sample_submission}.csv and private/answers.csv from `raw`."""
     raw, public, private = Path(raw), Path(public), Path(private)
-    missing = [name for name in RAW_FILES if not (raw / name).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"the Kaggle download in {raw} lacks {', '.join(missing)}; download the "
-            f"learning-agency-lab-automated-essay-scoring-2 data and extract every zip there"
-        )
     old_train = pd.read_csv(raw / "train.csv", dtype={"essay_id": str})
     expected = ["essay_id", "full_text", "score"]
     if list(old_train.columns) != expected:

@@ -33,11 +33,6 @@ def _species() -> list[str]:
 def prepare_full(raw: Path, public: Path, private: Path) -> None:
     """Split Kaggle's train set 90/10 and copy the silhouettes of both parts."""
     raw, public, private = Path(raw), Path(public), Path(private)
-    missing = [name for name in RAW_FILES if not (raw / name).exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"missing from the Kaggle download in {raw}: {', '.join(missing)} "
-            f"(extract train.csv.zip and images.zip there)")
     species = _species()
     old_train = pd.read_csv(raw / "train.csv")
     unknown = sorted(set(old_train["species"]) - set(species))

@@ -36,12 +36,6 @@ def _train_csv(raw: Path) -> Path:
 def prepare_full(raw: Path, public: Path, private: Path) -> None:
     """Split Kaggle's train set 90/10, renumber ids and move the geometry files with them."""
     raw, public, private = Path(raw), Path(public), Path(private)
-    missing = [name for name in RAW_FILES if not (raw / name).exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"missing from the Kaggle download in {raw}: {', '.join(missing)} "
-            f"(extract train.csv.zip and train.zip there)"
-        )
     old_train = pd.read_csv(_train_csv(raw))
     new_train, new_test = train_test_split(old_train, test_size=0.1, random_state=0)
 

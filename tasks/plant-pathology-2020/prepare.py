@@ -24,10 +24,6 @@ RAW_FILES = ["train.csv", "images"]
 def prepare_full(raw: Path, public: Path, private: Path) -> None:
     """Split Kaggle's train set 90/10, rename the ids and copy the photos under the new ids."""
     raw, public, private = Path(raw), Path(public), Path(private)
-    missing = [name for name in RAW_FILES if not (raw / name).exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"missing from the Kaggle download in {raw}: {', '.join(missing)}")
     old_train = pd.read_csv(raw / "train.csv")
     absent = [i for i in old_train["image_id"] if not (raw / "images" / f"{i}.jpg").is_file()]
     if absent:
