@@ -6,6 +6,7 @@ The agent classes below are what a user would write; the CLI loads them by name.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,7 +102,10 @@ def test_a_program_file_still_runs_as_one_step_with_the_task_flag(docker_client,
     program.write_text(COPY_SAMPLE.format(name="sample_submission.csv"))
     proc = cli("run", "--task", TASK, str(program), "--sandbox", "docker")
     assert proc.returncode == 0, proc.stderr
-    assert "score       1.09" in proc.stdout and "milestones  imports, submission_written" in proc.stdout
+    # The sample submission's log loss is about 1.09; its exact value depends on the data's secret.
+    score = float(re.search(r"score\s+([\d.]+)", proc.stdout).group(1))
+    assert 1.0 < score < 1.2, proc.stdout
+    assert "milestones  imports, submission_written" in proc.stdout
 
 
 @pytest.mark.parametrize(
