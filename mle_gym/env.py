@@ -7,30 +7,42 @@ test set), and returns a reward with partial credit and the time the program ran
 
 from __future__ import annotations
 
-import dataclasses
-import numbers
+import inspect
+import os
 from typing import Any
 
 import gymnasium as gym
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
+from mle_gym.episode import (  # MODES, attempt_as_dict, check_previous: moved to episode
+    DEFAULT_MAX_STEPS,
+    MODES,  # noqa: F401
+    Best,
+    Episode,
+    attempt_as_dict,
+    check_max_steps,
+    check_mode,
+    check_previous,  # noqa: F401
+    start,
+)
 from mle_gym.grading import Grade
-from mle_gym.instrument import extract_code
+from mle_gym.instrument import Instrumenter
 from mle_gym.limits import validate_cpus, validate_memory_limit, validate_time_limit
-from mle_gym.prompt import CHARSET, MAX_OBSERVATION_CHARS, Attempt, observation, task_prompt
+from mle_gym.options import RuntimeOptions
+from mle_gym.prompt import CHARSET, MAX_OBSERVATION_CHARS
+from mle_gym.reward import RewardConfig
 from mle_gym.sandbox import BACKENDS, Sandbox, make_sandbox
 from mle_gym.step import (
     ExitCode,
     Score,
-    StepOutcome,
+    StepResult,
     TaskRuntime,
     Validation,
     run_step,
     validate_step,
 )
 
-MODES = ("scratch", "improve", "mixed")
 RENDER_MODES = ("ansi", "human")
 
 
@@ -43,21 +55,6 @@ class ProgramText(spaces.Text):
                 f"charset=<{len(self.character_set)} characters>)")
 
 
-KNOWN_KWARGS = (
-    "data",
-    "sandbox",
-    "instrumenter",
-    "reward",
-    "max_steps",
-    "time_limit",
-    "memory_limit",
-    "cpus",
-    "mode",
-    "data_seed",
-    "render_mode",
-)
-
-
 class MLEEnv(gym.Env[str, str]):
     """A Kaggle task as an environment whose actions are Python programs.
 
@@ -68,55 +65,73 @@ class MLEEnv(gym.Env[str, str]):
     ``memory_limit`` (e.g. "4g"), ``cpus``, ``mode`` ("scratch", "improve", "mixed"),
     ``data_seed`` (seed of the lite data) and ``render_mode`` ("ansi" or "human").
 
-    After each step the harness (never the agent) can read ``last_grade`` for the private
-    half's score, which is what leaderboards rank.
+    The episode itself (attempts, best attempt, observation, truncation) is an
+    :class:`mle_gym.episode.Episode`, in ``episode``. After each step the harness (never
+    the agent) can read ``last_grade`` for the private half's score, which is what
+    leaderboards rank, and ``last_result`` for the whole :class:`~mle_gym.step.StepResult`.
     """
 
     # A text environment has no frame rate; declaring one keeps check_env from warning.
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 1}
 
-    def __init__(self, task: str, **kwargs: Any) -> None:
-        unknown = sorted(set(kwargs) - set(KNOWN_KWARGS))
+    def __new__(cls, *args: Any, **kwargs: Any) -> MLEEnv:
+        # Python's own error for an unknown keyword names only that keyword; this one
+        # lists the known ones, so a typo in gym.make says what was meant.
+        unknown = sorted(set(kwargs) - {"task", *KNOWN_KWARGS})
         if unknown:
             raise TypeError(
                 f"unknown keyword argument(s) {', '.join(unknown)} for mle-gym; "
                 f"known: {', '.join(KNOWN_KWARGS)}"
             )
-        check_env_options(kwargs)
-        self.runtime = TaskRuntime.create(
-            task,
-            data=kwargs.get("data", "lite"),
-            data_seed=kwargs.get("data_seed", 0),
-            time_limit=kwargs.get("time_limit"),
-            memory_limit=kwargs.get("memory_limit"),
-            cpus=kwargs.get("cpus"),
-            instrumenter=kwargs.get("instrumenter"),
-            reward=kwargs.get("reward"),
-        )
-        runtime = self.runtime
-        self.data_seed = int(kwargs.get("data_seed", 0))  # seed of the lite data
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        task: str,
+        *,
+        data: str | os.PathLike[str] = "lite",
+        sandbox: str | Sandbox = "auto",
+        instrumenter: str | Instrumenter | None = None,
+        reward: str | RewardConfig | dict | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        time_limit: float | None = None,
+        memory_limit: str | None = None,
+        cpus: float | None = None,
+        mode: str = "scratch",
+        data_seed: int = 0,
+        render_mode: str | None = None,
+    ) -> None:
+        # The cheap checks first: the data, limits and reward are checked by
+        # RuntimeOptions and TaskRuntime.create, before any data is prepared.
+        check_sandbox(sandbox)
+        check_max_steps(max_steps)
+        check_mode(mode)
+        check_render_mode(render_mode)
+        options = RuntimeOptions(data=data, data_seed=data_seed, time_limit=time_limit,
+                                 memory_limit=memory_limit, cpus=cpus,
+                                 instrumenter=instrumenter, reward=reward)
+        self.runtime = runtime = TaskRuntime.create(task, options)
+        self.data_seed = options.data_seed  # seed of the lite data
         self.spec_task = runtime.spec
         self.data = runtime.data
         self.grader = runtime.grader
         self.anchors = runtime.anchors
         self.instrumenter = runtime.instrumenter
         self.reward_config = runtime.reward_config
-        self.max_steps = int(kwargs.get("max_steps", 3))
-        self.mode = kwargs.get("mode", "scratch")
-        self.render_mode = kwargs.get("render_mode")
-        self._sandbox_choice: str | Sandbox = kwargs.get("sandbox", "auto")
+        self.max_steps = int(max_steps)
+        self.mode = mode
+        self.render_mode = render_mode
+        self._sandbox_choice: str | Sandbox = sandbox
         self._sandbox: Sandbox | None = None
-        self._needs_reset = True  # before the first reset and after truncation
         self._closed = False
 
         self.observation_space = ProgramText(max_length=MAX_OBSERVATION_CHARS, charset=CHARSET)
         self.action_space = ProgramText(max_length=MAX_OBSERVATION_CHARS, charset=CHARSET)
-        self._refresh_prompt()
-        self._history: list[Attempt] = []
-        self._previous: Attempt | None = None
-        self._best: Attempt | None = None  # best valid attempt so far, for mixed mode
-        self._steps = 0
+        self._base_prompt = runtime.prompt()
+        self.episode: Episode | None = None  # None before the first reset
+        self._best = Best(runtime.spec)  # best valid attempt of every episode, for mixed mode
         self._obs = ""
+        self.last_result: StepResult | None = None
         self.last_grade: Grade | None = None
         self.last_instrumented: str | None = None
 
@@ -133,26 +148,14 @@ class MLEEnv(gym.Env[str, str]):
         previous = options.pop("previous", None)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: mode, previous")
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        check_previous(previous)
-        if mode == "mixed":  # the paper's 50/50 draw between scratch and improve prompts
-            wants_improve = self.np_random.random() < 0.5
-            mode = "improve" if wants_improve and (previous or self._best) else "scratch"
-        if mode == "improve":
-            if previous is None and self._best is None:
-                raise ValueError("improve mode needs options={'previous': <program or dict>}")
-            self._previous = Attempt.from_previous(previous) if previous else self._best
-        else:
-            self._previous = None
-        self._history = []
-        self._steps = 0
-        self._needs_reset = False
-        self.last_grade = None
-        self._obs = observation(self._base_prompt, self._history, self._previous)
+        self.episode = start(self.spec_task, self._base_prompt, mode=mode, previous=previous,
+                             best=self._best.attempt, rng=self.np_random,
+                             max_steps=self.max_steps)
+        self.last_result = self.last_grade = None
+        self._obs = self.episode.observation
         info = {
             "task": self.spec_task.slug,
-            "mode": mode,
+            "mode": self.episode.mode,
             "data": self.data.flavour,
             "metric": self.spec_task.metric,
             "direction": self.spec_task.direction,
@@ -162,47 +165,23 @@ class MLEEnv(gym.Env[str, str]):
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if not isinstance(action, str):
             raise TypeError(f"an action is program text (str), not {type(action).__name__}")
-        self._check_can_step()
-        code = extract_code(action)
-        outcome = run_step(self.runtime, self.sandbox, code, step=self._steps + 1)
-        return self.advance(code, outcome)
+        episode = self._check_can_step()
+        return self.advance(run_step(self.runtime, self.sandbox, action, step=episode.steps + 1))
 
-    def advance(
-        self, code: str, outcome: StepOutcome
-    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
+    def advance(self, result: StepResult) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Advance the episode with a program that ran elsewhere (e.g. in the rollout pool,
         via :func:`mle_gym.step.run_step` on this task): the same bookkeeping as ``step``."""
-        self._check_can_step()
-        self._steps += 1
-        outcome.info["step"] = self._steps
-        self.last_grade = outcome.grade
-        self.last_instrumented = outcome.instrumented
-        info = outcome.info
-        self._history.append(
-            Attempt(
-                program=code,
-                milestones=info["milestones"],
-                score=info["score"],
-                valid=info["valid_submission"],
-                invalid_reason=info["invalid_reason"],
-                duration=info["duration"],
-                stdout=info["stdout_tail"],
-                stderr=info["stderr_tail"],
-                reward=info["reward"],
-                diagnostics=info["diagnostics"],
-            )
-        )
-        attempt = self._history[-1]
-        if attempt.valid and (
-            self._best is None or self.spec_task.better(attempt.score, self._best.score)
-        ):
-            self._best = attempt
-        self._obs = observation(self._base_prompt, self._history, self._previous)
-        truncated = self._steps >= self.max_steps
-        self._needs_reset = truncated
+        episode = self._check_can_step()
+        result = episode.record(result)
+        self._best.offer(episode.history[-1])
+        self.last_result = result
+        self.last_grade = result.grade
+        self.last_instrumented = result.instrumented
+        self._obs = episode.observation
+        info = result.info()
         if self.render_mode == "human":
             print(self._summary(info))
-        return self._obs, float(info["reward"]), False, truncated, info
+        return self._obs, result.reward, False, episode.truncated, info
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
@@ -267,74 +246,46 @@ class MLEEnv(gym.Env[str, str]):
         """
         if not isinstance(action, str):
             raise TypeError(f"an action is program text (str), not {type(action).__name__}")
-        return validate_step(self.runtime, self.sandbox, extract_code(action))
+        return validate_step(self.runtime, self.sandbox, action)
 
     def _refresh_prompt(self) -> None:
         # The prompt states the limits, so it must follow them when they are changed.
-        self._base_prompt = task_prompt(
-            self.spec_task, self.data.public, self.time_limit, self.memory_limit, self.cpus
-        )
+        self._base_prompt = self.runtime.prompt()
+        if self.episode is not None:
+            self.episode.prompt = self._base_prompt
 
-    def _check_can_step(self) -> None:
+    def _check_can_step(self) -> Episode:
         if self._closed:
             raise RuntimeError("this environment is closed; make a new one with gym.make")
-        if self._needs_reset:
+        if self.episode is None or self.episode.truncated:
             when = ("the episode was truncated after max_steps="
-                    f"{self.max_steps} programs" if self._steps else "the episode has not started")
+                    f"{self.max_steps} programs" if self.episode else "the episode has not started")
             raise ResetNeeded(f"cannot call step(): {when}; call reset() to start a new episode")
+        return self.episode
 
     def _summary(self, info: dict[str, Any]) -> str:
         score = "invalid" if info["score"] is None else f"{info['score']:.4f}"
         return (
-            f"[{self.spec_task.slug} step {self._steps}] reward {info['reward']:.3f}  "
+            f"[{self.spec_task.slug} step {info['step']}] reward {info['reward']:.3f}  "
             f"score {score}  {info['duration']:.1f}s  milestones {','.join(info['milestones'])}"
         )
 
 
-def check_env_options(kwargs: dict[str, Any]) -> None:
-    """The cheap keyword arguments of ``gym.make``, checked before any data is prepared;
-    the data, limits and reward are checked by :meth:`TaskRuntime.create`."""
-    sandbox = kwargs.get("sandbox", "auto")
+def check_sandbox(sandbox: Any) -> None:
     if not isinstance(sandbox, Sandbox) and sandbox not in BACKENDS:
         raise ValueError(
             f"unknown sandbox {sandbox!r}; choose one of {', '.join(BACKENDS)} or pass a Sandbox"
         )
-    max_steps = kwargs.get("max_steps", 3)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
-        raise ValueError(f"max_steps must be a whole number >= 1, not {max_steps!r}")
-    mode = kwargs.get("mode", "scratch")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    render_mode = kwargs.get("render_mode")
+
+
+def check_render_mode(render_mode: Any) -> None:
     if render_mode is not None and render_mode not in RENDER_MODES:
         raise ValueError(
             f"render_mode must be None or one of {', '.join(RENDER_MODES)}, not {render_mode!r}"
         )
 
 
-def check_previous(previous: Any) -> None:
-    """``reset(options={"previous": ...})`` takes a program's text or an attempt's dict."""
-    if previous is None or isinstance(previous, str):
-        return
-    if isinstance(previous, dict):
-        if not isinstance(previous.get("program"), str):
-            raise ValueError(
-                "options['previous'] as a dict needs 'program' (the program's text); "
-                f"it has {sorted(map(str, previous))}"
-            )
-        score = previous.get("score")
-        if score is not None and (isinstance(score, bool) or not isinstance(score, numbers.Real)):
-            raise ValueError(f"options['previous']['score'] must be a number or None, not {score!r}")
-        return
-    raise TypeError(
-        "options['previous'] must be a program's text (str) or a dict with 'program' "
-        f"(as attempt_as_dict gives), not {type(previous).__name__}"
-    )
-
-
-def attempt_as_dict(attempt: Attempt) -> dict[str, Any]:
-    """An attempt in the form ``reset(options={"previous": ...})`` accepts."""
-    return dataclasses.asdict(attempt)
-
+# The keyword arguments of gym.make, in the order the error for an unknown one lists them.
+KNOWN_KWARGS = tuple(inspect.signature(MLEEnv.__init__).parameters)[2:]
 
 __all__ = ["ExitCode", "MLEEnv", "Score", "attempt_as_dict"]

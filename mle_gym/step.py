@@ -1,13 +1,15 @@
 """One step without an episode: instrument a program, run it, grade it, reward it.
 
 :class:`TaskRuntime` holds what a step needs for one task (data, grader, limits, reward
-anchors, instrumenter). :func:`run_step` is the step itself; the environment, the rollout
-pool and the adapters all call it, so a program earns the same reward whichever way it
-arrives. :func:`validate_step` runs a program and checks only the submission's format.
+anchors, instrumenter), built from :class:`~mle_gym.options.RuntimeOptions`. :func:`run_step`
+is the step itself and returns a :class:`StepResult`; the environment, the rollout pool and
+the adapters all call it, so a program earns the same reward whichever way it arrives.
+:func:`validate_step` runs a program and checks only the submission's format.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import unicodedata
 from dataclasses import dataclass, field
@@ -22,11 +24,14 @@ from mle_gym.instrument import (
     MAX_PROGRAM_CHARS,
     InstrumentationError,
     Instrumenter,
+    extract_code,
     get_instrumenter,
 )
 from mle_gym.instrument.milestones import HOOK, REPORTED
 from mle_gym.instrument.tamper import find_tampering
-from mle_gym.limits import validate_data, validate_data_seed, validate_limits
+from mle_gym.limits import validate_data, validate_limits
+from mle_gym.options import RuntimeOptions
+from mle_gym.prompt import Attempt, task_prompt
 from mle_gym.reward import Anchors, RewardConfig, compute_reward, get_reward_config
 from mle_gym.sandbox import RunRequest, RunResult, Sandbox, SandboxError
 from mle_gym.spec import TaskSpec, load_task
@@ -46,7 +51,7 @@ class ExitCode(int):
 
 @dataclass
 class TaskRuntime:
-    """Everything one task's steps share. Cheap to rebuild anywhere from its arguments."""
+    """Everything one task's steps share. Cheap to rebuild anywhere from its options."""
 
     spec: TaskSpec
     data: TaskData
@@ -61,32 +66,18 @@ class TaskRuntime:
 
     @classmethod
     def create(
-        cls,
-        task: str | TaskSpec,
-        data: str = "lite",
-        data_seed: int = 0,
-        time_limit: float | None = None,
-        memory_limit: str | None = None,
-        cpus: float | None = None,
-        instrumenter: str | Instrumenter | None = None,
-        reward: str | RewardConfig | dict | None = None,
+        cls, task: str | TaskSpec, options: RuntimeOptions | None = None, /, **kwargs: Any
     ) -> TaskRuntime:
+        """``create(task, RuntimeOptions(...))``, or ``create(task, data=..., time_limit=...)``
+        with :class:`RuntimeOptions`' fields as keywords."""
         spec = task if isinstance(task, TaskSpec) else load_task(task)
         # Everything cheap is checked before the data is prepared (which can take minutes).
-        validate_limits(time_limit=time_limit, memory_limit=memory_limit, cpus=cpus)
-        data = validate_data(data)
-        data_seed = validate_data_seed(data_seed)
-        reward_config = get_reward_config(reward)
-        chosen_instrumenter = get_instrumenter(instrumenter)
-        prepared = prepare(spec, data, data_seed)
-        defaults = spec.full_limits if prepared.flavour == "full" else spec.limits
-        # ``is None``, not ``or``: 0 is an error to report, not a request for the default.
-        limits = validate_limits(
-            time_limit=defaults.time_limit if time_limit is None else time_limit,
-            memory_limit=defaults.memory_limit if memory_limit is None else memory_limit,
-            cpus=defaults.cpus if cpus is None else cpus,
-        )
-        disk_limit = validate_limits(disk_limit=defaults.disk_limit)["disk_limit"]
+        options = RuntimeOptions.of(options, **kwargs)
+        data = validate_data(options.data)
+        reward_config = get_reward_config(options.reward)
+        chosen_instrumenter = get_instrumenter(options.instrumenter)
+        prepared = prepare(spec, data, options.data_seed)
+        limits = resolve_limits(spec, prepared.flavour, options)
         scores = spec.scores(prepared.flavour)
         return cls(
             spec=spec,
@@ -95,10 +86,7 @@ class TaskRuntime:
             anchors=Anchors(spec.direction, scores.sample, scores.reference),
             instrumenter=chosen_instrumenter,
             reward_config=reward_config,
-            time_limit=limits["time_limit"],
-            memory_limit=limits["memory_limit"],
-            cpus=limits["cpus"],
-            disk_limit=disk_limit,
+            **limits,
         )
 
     def request(self, source: str) -> RunRequest:
@@ -112,73 +100,159 @@ class TaskRuntime:
             disk_limit=self.disk_limit,
         )
 
+    def prompt(self) -> str:
+        """The observation's fixed part: the task, its data files and these limits."""
+        return task_prompt(self.spec, self.data.public, self.time_limit, self.memory_limit,
+                           self.cpus)
 
-@dataclass
-class StepOutcome:
-    """``info`` as the environment returns it, plus the grade (private half) for harnesses."""
 
-    info: dict[str, Any]
+def resolve_limits(spec: TaskSpec, flavour: str, options: RuntimeOptions) -> dict[str, Any]:
+    """The limits a program runs under: the options', else the task's for this data flavour.
+    The one place they are decided, so a prompt and the sandbox never disagree."""
+    defaults = spec.full_limits if flavour == "full" else spec.limits
+    # ``is None``, not ``or``: 0 is an error to report, not a request for the default.
+    return validate_limits(
+        time_limit=defaults.time_limit if options.time_limit is None else options.time_limit,
+        memory_limit=defaults.memory_limit if options.memory_limit is None else options.memory_limit,
+        cpus=defaults.cpus if options.cpus is None else options.cpus,
+        disk_limit=defaults.disk_limit,
+    )
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step, as it happened: what the program reached, its grade and its reward.
+
+    ``info()`` is the env's ``info``; :meth:`attempt` is what the next observation shows;
+    trajectory records, leaderboard records, the TRL reports and the pool's results are
+    all read from here. ``grade`` holds the private half: for harnesses, never for agents.
+    """
+
+    program: str  # the code that was run (extracted from the action, before instrumenting)
+    step: int = 0
+    duration: float = 0.0
+    milestones: tuple[str, ...] = ()
+    milestone_times: dict[str, float] = field(default_factory=dict)
+    valid_submission: bool = False
+    score: float | None = None  # the public half
+    invalid_reason: str | None = None
+    exit_code: int | None = None
+    timed_out: bool = False
+    oom: bool = False
+    no_model_trained: bool = False
+    no_model_reason: str | None = None
+    tampering: str | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    instrumenter: str = "custom"
+    instrumenter_note: str | None = None
+    sandbox: str | None = None
+    submission_sha256: str | None = None
+    reward: float = 0.0
+    reward_components: dict[str, Any] = field(default_factory=dict)
     grade: Grade | None = None
     instrumented: str | None = None  # the program text that ran
 
+    def info(self) -> dict[str, Any]:
+        """The env's step ``info``: a fresh dict (wrappers add keys to it)."""
+        return {
+            "duration": self.duration,
+            "milestones": list(self.milestones),
+            "milestone_times": dict(self.milestone_times),
+            "valid_submission": self.valid_submission,
+            "score": None if self.score is None else Score(self.score),
+            "invalid_reason": self.invalid_reason,
+            "exit_code": None if self.exit_code is None else ExitCode(self.exit_code),
+            "timed_out": self.timed_out,
+            "oom": self.oom,
+            "no_model_trained": self.no_model_trained,
+            "no_model_reason": self.no_model_reason,
+            "tampering": self.tampering,
+            "stdout_tail": self.stdout_tail,
+            "stderr_tail": self.stderr_tail,
+            "diagnostics": dict(self.diagnostics),
+            "instrumenter": self.instrumenter,
+            "instrumenter_note": self.instrumenter_note,
+            "sandbox": self.sandbox,
+            "submission_sha256": self.submission_sha256,
+            "step": self.step,
+            "reward": self.reward,
+            "reward_components": dict(self.reward_components),
+        }
+
     @property
-    def reward(self) -> float:
-        return float(self.info["reward"])
+    def private_score(self) -> float | None:
+        """The private half's score (what leaderboards rank), None without a valid submission."""
+        return None if self.grade is None else float(self.grade.private)
 
-
-def empty_info(runtime: TaskRuntime, step: int) -> dict[str, Any]:
-    return {
-        "duration": 0.0,
-        "milestones": [],
-        "milestone_times": {},
-        "valid_submission": False,
-        "score": None,
-        "invalid_reason": None,
-        "exit_code": None,
-        "timed_out": False,
-        "oom": False,
-        "no_model_trained": False,
-        "no_model_reason": None,
-        "tampering": None,
-        "stdout_tail": "",
-        "stderr_tail": "",
-        "diagnostics": {},
-        "instrumenter": getattr(runtime.instrumenter, "name", "custom"),
-        "instrumenter_note": None,
-        "sandbox": None,
-        "submission_sha256": None,
-        "step": step,
-    }
-
-
-def _execute(
-    runtime: TaskRuntime, sandbox: Sandbox, code: str, info: dict[str, Any]
-) -> tuple[str | None, Any]:
-    """Instrument and run; yields (instrumented source, run context) or (None, None).
-    Sets ``info["tampering"]`` when the program's own text reaches for the milestone
-    channel (:func:`mle_gym.instrument.tamper.find_tampering`): it still runs, without
-    milestone credit."""
-    if isinstance(code, str) and len(code) > MAX_PROGRAM_CHARS:
-        info["invalid_reason"] = (
-            f"the program could not be run: it has {len(code):,} characters, over the limit "
-            f"of {MAX_PROGRAM_CHARS:,}"
+    def attempt(self) -> Attempt:
+        """The step as the next observation reports it."""
+        return Attempt(
+            program=self.program,
+            milestones=list(self.milestones),
+            score=self.score,
+            valid=self.valid_submission,
+            invalid_reason=self.invalid_reason,
+            duration=self.duration,
+            stdout=self.stdout_tail,
+            stderr=self.stderr_tail,
+            reward=self.reward,
+            diagnostics=dict(self.diagnostics),
         )
-        return None, None
-    if isinstance(code, str) and (HOOK in code or HOOK in unicodedata.normalize("NFKC", code)):
+
+    def numbered(self, step: int) -> StepResult:
+        """The same result as step ``step`` of an episode."""
+        return dataclasses.replace(self, step=step)
+
+
+# Moved: run_step's result was a StepOutcome holding an ``info`` dict; it is StepResult now.
+StepOutcome = StepResult
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """What the sandbox said about one program, as credited: the part of a step before
+    grading, shared by run_step and validate_step."""
+
+    duration: float = 0.0
+    milestones: tuple[str, ...] = ()
+    milestone_times: dict[str, float] = field(default_factory=dict)
+    exit_code: int | None = None
+    timed_out: bool = False
+    oom: bool = False
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    sandbox: str | None = None
+    submission_sha256: str | None = None
+    problem: str | None = None  # why there is no submission to grade
+
+
+def _refusal(code: str) -> str | None:
+    """Why a program is refused before it is instrumented, or None."""
+    if len(code) > MAX_PROGRAM_CHARS:
+        return (f"the program could not be run: it has {len(code):,} characters, over the "
+                f"limit of {MAX_PROGRAM_CHARS:,}")
+    if HOOK in code or HOOK in unicodedata.normalize("NFKC", code):
         # Every instrumenter refuses it too; a custom one might not.
-        info["invalid_reason"] = f"the program could not be run: it uses the reserved name {HOOK}"
-        return None, None
+        return f"the program could not be run: it uses the reserved name {HOOK}"
+    return None
+
+
+def _instrument(runtime: TaskRuntime, code: str) -> tuple[Any, str | None]:
+    """(instrumented program, None) or (None, why it cannot run)."""
+    refusal = _refusal(code)
+    if refusal:
+        return None, refusal
     try:
-        program = runtime.instrumenter.instrument(code)
+        return runtime.instrumenter.instrument(code), None
     except InstrumentationError as exc:
-        info["invalid_reason"] = f"the program could not be run: {exc}"
-        return None, None
-    info["instrumenter_note"] = getattr(program, "note", None)
-    info["tampering"] = find_tampering(code)
-    return program.source, sandbox.run(runtime.request(program.source))
+        return None, f"the program could not be run: {exc}"
 
 
-def _record_run(runtime: TaskRuntime, result: RunResult, info: dict[str, Any]) -> None:
+def _credit(runtime: TaskRuntime, result: RunResult, tampering: str | None) -> _Ran:
+    """The run's facts, with only the milestones a program may claim."""
     if result.sandbox_error:
         raise SandboxError(result.sandbox_error)
     # Only names a program may report, each once; submission_written is the host's alone.
@@ -187,79 +261,99 @@ def _record_run(runtime: TaskRuntime, result: RunResult, info: dict[str, Any]) -
         if name in REPORTED and name not in times:
             times[name] = t
     stopped = result.timed_out or result.oom
-    if info.get("tampering"):
+    if tampering:
         times = {}
     elif result.submission is not None and not stopped:
         times["submission_written"] = result.duration
-    reached = list(times)
-    info.update(
+    exit_code = result.exit_code
+    why = why_stopped(runtime, result.timed_out, result.oom, exit_code)
+    if stopped:  # a stopped program's file may be half written: it is not its submission
+        problem = why + ("; a submission file written before that is not graded"
+                         if result.submission is not None else "")
+    elif result.submission is None:
+        problem = result.submission_problem or why
+    else:
+        problem = None
+    return _Ran(
         duration=result.duration,
-        milestones=reached,
+        milestones=tuple(times),
         milestone_times=times,
-        exit_code=None if result.exit_code is None else ExitCode(result.exit_code),
+        exit_code=exit_code,
         timed_out=result.timed_out,
         oom=result.oom,
         stdout_tail=result.stdout,
         stderr_tail=result.stderr,
         diagnostics=extract_diagnostics(result.stdout),
         sandbox=result.backend,
+        # The answer's identity: reward wrappers use it to pay a resubmission only once.
+        submission_sha256=None if problem else file_sha256(result.submission),
+        problem=problem,
     )
-    if stopped:  # a stopped program's file may be half written: it is not its submission
-        info["invalid_reason"] = why_no_submission(runtime, info) + (
-            "; a submission file written before that is not graded"
-            if result.submission is not None else ""
-        )
-    elif result.submission is None:
-        info["invalid_reason"] = result.submission_problem or why_no_submission(runtime, info)
-    else:  # the answer's identity: reward wrappers use it to pay a resubmission only once
-        info["submission_sha256"] = file_sha256(result.submission)
 
 
-def run_step(runtime: TaskRuntime, sandbox: Sandbox, code: str, step: int = 0) -> StepOutcome:
-    """Instrument, run, grade and reward one program. Raises SandboxError if the sandbox broke."""
-    info = empty_info(runtime, step)
-    grade = None
-    source, running = _execute(runtime, sandbox, code, info)
-    if running is not None:
-        with running as result:
-            _record_run(runtime, result, info)
-            if _gradable(result):
+def run_step(runtime: TaskRuntime, sandbox: Sandbox, action: str, step: int = 0) -> StepResult:
+    """Extract, instrument, run, grade and reward one program (an env action: plain Python
+    or markdown with a ```python block). Raises SandboxError if the sandbox broke."""
+    code = extract_code(action) if isinstance(action, str) else action
+    program, refused = _instrument(runtime, code)
+    ran, grade, reason, no_model = _Ran(problem=refused), None, None, None
+    tampering = None
+    if program is not None:
+        tampering = find_tampering(code)
+        with sandbox.run(runtime.request(program.source)) as result:
+            ran = _credit(runtime, result, tampering)
+            if ran.problem is None:
                 try:
                     grade = runtime.grader.grade(result.submission)
-                    info.update(valid_submission=True, score=Score(grade.public))
                 except InvalidSubmission as exc:
-                    info["invalid_reason"] = exc.reason
-                if info["valid_submission"]:
-                    # Decided from the file too: milestones come from inside the sandbox.
-                    info["no_model_reason"] = no_model_reason(
-                        result.submission, runtime.spec, runtime.data.public
-                    )
-    if info["valid_submission"] and not info.get("no_model_reason") and (
-        "model_trained" not in info["milestones"]
-    ):
-        info["no_model_reason"] = (
-            "its milestones are not credited" if info.get("tampering")
-            else "the program never reached model_trained"
-        )
-    info["no_model_trained"] = bool(info["valid_submission"] and info.get("no_model_reason"))
-    if info.get("tampering"):
-        note = (
-            f"milestones not credited: the program inspects the interpreter's internals "
-            f"({info['tampering']}), which could forge them"
-        )
-        info["invalid_reason"] = (
-            note if info["invalid_reason"] is None else f"{info['invalid_reason']}; {note}"
-        )
+                    reason = exc.reason
+                else:  # decided from the file too: milestones come from inside the sandbox
+                    no_model = no_model_reason(result.submission, runtime.spec,
+                                               runtime.data.public)
+    valid = grade is not None
+    if valid and not no_model and "model_trained" not in ran.milestones:
+        no_model = ("its milestones are not credited" if tampering
+                    else "the program never reached model_trained")
+    reason = ran.problem or reason
+    if tampering:
+        note = (f"milestones not credited: the program inspects the interpreter's internals "
+                f"({tampering}), which could forge them")
+        reason = note if reason is None else f"{reason}; {note}"
+    score = None if grade is None else float(grade.public)
     reward, parts = compute_reward(
         runtime.reward_config,
         runtime.anchors,
-        milestones=len(info["milestones"]),
-        score=info["score"],
-        no_model=info["no_model_trained"],
+        milestones=len(ran.milestones),
+        score=score,
+        no_model=bool(valid and no_model),
     )
-    info["reward"] = reward
-    info["reward_components"] = parts
-    return StepOutcome(info=info, grade=grade, instrumented=source)
+    return StepResult(
+        program=code,
+        step=step,
+        duration=ran.duration,
+        milestones=ran.milestones,
+        milestone_times=ran.milestone_times,
+        valid_submission=valid,
+        score=score,
+        invalid_reason=reason,
+        exit_code=ran.exit_code,
+        timed_out=ran.timed_out,
+        oom=ran.oom,
+        no_model_trained=bool(valid and no_model),
+        no_model_reason=no_model if valid else None,
+        tampering=tampering,
+        stdout_tail=ran.stdout_tail,
+        stderr_tail=ran.stderr_tail,
+        diagnostics=ran.diagnostics,
+        instrumenter=getattr(runtime.instrumenter, "name", "custom"),
+        instrumenter_note=getattr(program, "note", None),
+        sandbox=ran.sandbox,
+        submission_sha256=ran.submission_sha256,
+        reward=reward,
+        reward_components=parts,
+        grade=grade,
+        instrumented=None if program is None else program.source,
+    )
 
 
 @dataclass
@@ -279,34 +373,29 @@ class Validation:
         return f"Submission is not valid: {self.reason}"
 
 
-def validate_step(runtime: TaskRuntime, sandbox: Sandbox, code: str) -> Validation:
+def validate_step(runtime: TaskRuntime, sandbox: Sandbox, action: str) -> Validation:
     """Run a program and check the submission it writes, the way MLE-bench's validation
     server does, without a server in the container and without revealing any score."""
-    info = empty_info(runtime, 0)
-    _, running = _execute(runtime, sandbox, code, info)
-    if running is not None:
-        with running as result:
-            _record_run(runtime, result, info)
-            if _gradable(result):
+    code = extract_code(action) if isinstance(action, str) else action
+    program, refused = _instrument(runtime, code)
+    ran, reason = _Ran(problem=refused), None
+    if program is not None:
+        with sandbox.run(runtime.request(program.source)) as result:
+            ran = _credit(runtime, result, find_tampering(code))
+            if ran.problem is None:
                 try:
                     runtime.grader.check(result.submission)
-                    info["valid_submission"] = True
                 except InvalidSubmission as exc:
-                    info["invalid_reason"] = exc.reason
+                    reason = exc.reason
+    reason = ran.problem or reason
     return Validation(
-        valid=info["valid_submission"],
-        reason=info["invalid_reason"],
-        duration=info["duration"],
-        milestones=info["milestones"],
-        stdout_tail=info["stdout_tail"],
-        stderr_tail=info["stderr_tail"],
+        valid=reason is None,
+        reason=reason,
+        duration=ran.duration,
+        milestones=list(ran.milestones),
+        stdout_tail=ran.stdout_tail,
+        stderr_tail=ran.stderr_tail,
     )
-
-
-def _gradable(result: RunResult) -> bool:
-    """A submission is graded only from a program that finished by itself: one stopped at
-    the time limit or killed for memory is a failed step (its milestones still count)."""
-    return result.submission is not None and not (result.timed_out or result.oom)
 
 
 def file_sha256(path: Path) -> str:
@@ -317,14 +406,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def why_no_submission(runtime: TaskRuntime, info: dict[str, Any]) -> str:
+def why_stopped(runtime: TaskRuntime, timed_out: bool, oom: bool, exit_code: int | None) -> str:
+    """Why a program left no submission to grade, from how it ended."""
     path = f"submission/{runtime.spec.submission_file}"
-    if info["timed_out"]:
+    if timed_out:
         return f"the program ran past the {runtime.time_limit:g} s time limit and was stopped"
-    if info["oom"]:
+    if oom:
         return f"the program ran out of memory (limit {runtime.memory_limit})"
-    if info["exit_code"]:
-        return f"the program failed (exit code {info['exit_code']}) before writing {path}"
+    if exit_code:
+        return f"the program failed (exit code {exit_code}) before writing {path}"
     return f"the program finished without writing {path}"
 
 
@@ -332,8 +422,10 @@ __all__ = [
     "ExitCode",
     "Score",
     "StepOutcome",
+    "StepResult",
     "TaskRuntime",
     "Validation",
+    "resolve_limits",
     "run_step",
     "validate_step",
 ]
