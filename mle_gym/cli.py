@@ -41,7 +41,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from mle_gym.sandbox.docker_backend import docker_client
+    from mle_gym.sandbox.engine import docker_client
     from mle_gym.sandbox.image import build_image
 
     tag = build_image(docker_client(), base=args.base, bootstrap=args.bootstrap)
@@ -64,7 +64,7 @@ def cmd_sandbox_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox_gc(args: argparse.Namespace) -> int:
-    from mle_gym.sandbox.docker_backend import docker_client
+    from mle_gym.sandbox.engine import docker_client
     from mle_gym.sandbox.gc import collect_garbage, format_report
 
     report = collect_garbage(docker_client(timeout=30), older_than=args.older_than,

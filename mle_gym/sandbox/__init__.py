@@ -21,7 +21,8 @@ def make_sandbox(kind: str | Sandbox = "auto") -> Sandbox:
 
         return WarmDockerSandbox()
     if kind in ("auto", "docker"):
-        from mle_gym.sandbox.docker_backend import DockerSandbox, docker_available
+        from mle_gym.sandbox.cold import DockerSandbox
+        from mle_gym.sandbox.engine import docker_available
 
         if kind == "docker" or docker_available():
             return DockerSandbox()
@@ -30,7 +31,7 @@ def make_sandbox(kind: str | Sandbox = "auto") -> Sandbox:
             RuntimeWarning,
             stacklevel=2,
         )
-    from mle_gym.sandbox.local import LocalSandbox
+    from mle_gym.sandbox.process import LocalSandbox
 
     return LocalSandbox()
 

@@ -10,28 +10,23 @@ The program's view (a contract, identical on every backend)::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
 import stat
-import tempfile
-import threading
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mle_gym.sandbox.runner import remove_tree
+from mle_gym.sandbox.host_folders import OWNER_FILE, forget_folder, make_folder  # noqa: F401 (OWNER_FILE moved there)
+from mle_gym.sandbox.inside import STEP_SUPERVISOR
 
-RUNNER = Path(__file__).with_name("runner.py")
-OWNER_FILE = "owner"  # the pid of the process that made a step folder, for `mle-gym sandbox gc`
+RUNNER = STEP_SUPERVISOR  # the old name: the program that runs a step inside the sandbox
 MAX_SUBMISSION_BYTES = 1 << 30
 DEFAULT_DISK_LIMIT = "1g"
 
@@ -88,94 +83,34 @@ def parse_memory(limit: str | int) -> int:
     return int(float(match.group(1)) * scale)
 
 
-# Step folders of this process (pid, path): removed on SIGTERM. A forked child inherits the
-# set, hence the pid.
-LIVE_FOLDERS: set[tuple[int, Path]] = set()
-# Called on SIGTERM before the folders go (the Docker backends remove their containers).
-TERMINATE_HOOKS: list[Callable[[], None]] = []
-_previous_sigterm: Any = None
-_installed_in: int | None = None
-
-
-def folder_prefix(kind: str) -> str:
-    """``mle-<kind>-<pid>-<epoch>-``: the owner and creation time are in the name itself, so
-    ``gc`` still knows them when a partial delete took the owner file."""
-    return f"mle-{kind}-{os.getpid()}-{int(time.time())}-"
-
-
-def make_folder(kind: str) -> Path:
-    """A fresh private folder for one step (``kind`` "step") or warm container ("warm")."""
-    base = Path(os.environ.get("MLE_GYM_WORKDIR") or tempfile.gettempdir())
-    base.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix=folder_prefix(kind), dir=base))
-    (root / OWNER_FILE).write_text(str(os.getpid()))
-    LIVE_FOLDERS.add((os.getpid(), root))
-    return root
-
-
-def forget_folder(root: Path) -> None:
-    """Remove a folder made by :func:`make_folder` (iteratively: deep trees and locked
-    folders included)."""
-    remove_tree(str(root))
-    LIVE_FOLDERS.discard((os.getpid(), root))
-
-
-def emergency_cleanup() -> None:
-    """Remove this process's containers and step folders now (on SIGTERM)."""
-    for hook in list(TERMINATE_HOOKS):
-        with contextlib.suppress(Exception):
-            hook()
-    for pid, root in list(LIVE_FOLDERS):
-        if pid == os.getpid():
-            forget_folder(root)
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    emergency_cleanup()
-    previous = _previous_sigterm
-    if callable(previous):
-        previous(signum, frame)
-        return
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # then die of SIGTERM as before
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def install_terminate_handler() -> None:
-    """On SIGTERM (``docker stop``, Kubernetes, Slurm, ``kill``) remove this process's
-    containers and step folders first, then do what SIGTERM did before: call the previous
-    handler, or die of it. Installed once per process, from the main thread only (Python
-    allows no other); a process that ignores SIGTERM keeps ignoring it."""
-    global _previous_sigterm, _installed_in
-    if _installed_in == os.getpid() or threading.current_thread() is not threading.main_thread():
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous in (signal.SIG_IGN, None):
-        return
-    if previous is not _on_sigterm:  # a forked child inherits ours: keep its predecessor
-        _previous_sigterm = previous
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    _installed_in = os.getpid()
-
-
 class StepFolder:
-    """A fresh host folder for one step: ``step/`` (the program's cwd) and ``ctl/`` (runner)."""
+    """One step's host folder: ``step/`` (the program's cwd) and ``ctl/`` (the step supervisor,
+    the program and its token). :meth:`create` makes a fresh one; a warm container's steps
+    reuse the container's folder instead (``warm._SlotFolder``)."""
 
-    streamed = False  # True where the runner sends the submission with its report
+    streamed = False  # True where the supervisor sends the submission with its report
     incoming: int | None = None  # the size of the submission that follows the report
 
-    def __init__(self, request: RunRequest, base: Path | None = None) -> None:
-        self.root = make_folder("step")
-        self.step = self.root / "step"
-        self.ctl = self.root / "ctl"
-        for folder in (self.step, self.step / "working", self.step / "submission", self.ctl):
-            folder.mkdir()
-            # The sandbox user is not the host user: let it write here (the parent stays 0700).
-            folder.chmod(0o777)
-        self.token = secrets.token_hex(16)
-        shutil.copy(RUNNER, self.ctl / "runner.py")
-        (self.ctl / "program.py").write_text(request.program)
-        (self.ctl / "token").write_text(self.token)
+    def __init__(self, request: RunRequest, root: Path) -> None:
         self.request = request
+        self.root = root
+        self.step = root / "step"
+        self.ctl = root / "ctl"
+        self.token = secrets.token_hex(16)
+
+    @classmethod
+    def create(cls, request: RunRequest) -> StepFolder:
+        """A fresh private folder laid out for one step, the step supervisor copied in."""
+        folder = cls(request, make_folder("step"))
+        step, ctl = folder.step, folder.ctl
+        for sub in (step, step / "working", step / "submission", ctl):
+            sub.mkdir()
+            # The sandbox user is not the host user: let it write here (the parent stays 0700).
+            sub.chmod(0o777)
+        shutil.copy(STEP_SUPERVISOR, ctl / STEP_SUPERVISOR.name)
+        (ctl / "program.py").write_text(request.program)
+        (ctl / "token").write_text(folder.token)
+        return folder
 
     def write_config(self, cwd: str, time_limit: float, **extra: Any) -> None:
         config = {"cwd": cwd, "time_limit": time_limit, **extra}
@@ -244,7 +179,13 @@ class StepFolder:
 
 
 class Sandbox(ABC):
-    """A place to run untrusted programs. Subclasses implement ``_execute``."""
+    """A place to run untrusted programs.
+
+    :meth:`run` is the same for every backend; a backend fills in its steps: where the step
+    runs (:meth:`_open_folder`, a fresh :class:`StepFolder` by default), running the program
+    there (:meth:`_execute`, the one a backend must write), and what happens to the place
+    afterwards (:meth:`_close_folder`, removing the folder by default).
+    """
 
     name = "abstract"
     closed = False
@@ -259,7 +200,11 @@ class Sandbox(ABC):
     def run(self, request: RunRequest) -> Iterator[RunResult]:
         """Run one program; the step folder (and its submission) lives until the ``with`` ends."""
         self.check_open()
-        folder = StepFolder(request)
+        try:
+            folder = self._open_folder(request)
+        except SandboxError as exc:  # no place to run it: the step fails, the caller goes on
+            yield RunResult(exit_code=None, duration=0.0, sandbox_error=str(exc), backend=self.name)
+            return
         try:
             result = self._execute(request, folder)
             result.backend = self.name
@@ -269,10 +214,19 @@ class Sandbox(ABC):
                 result.submission = None  # whatever it wrote, the step failed
             yield result
         finally:
-            folder.remove()
+            self._close_folder(folder)
+
+    def _open_folder(self, request: RunRequest) -> StepFolder:
+        """The place the step runs in; SandboxError fails the step without running it."""
+        return StepFolder.create(request)
 
     @abstractmethod
-    def _execute(self, request: RunRequest, folder: StepFolder) -> RunResult: ...
+    def _execute(self, request: RunRequest, folder: StepFolder) -> RunResult:
+        """Run ``request.program`` in ``folder`` and say what happened."""
+
+    def _close_folder(self, folder: StepFolder) -> None:
+        """After the step (whatever happened, once the caller's ``with`` ends)."""
+        folder.remove()
 
     def close(self) -> None:
         """Release backend resources (connections, warm containers); later steps raise."""

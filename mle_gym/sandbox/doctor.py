@@ -154,7 +154,7 @@ def _probe_dir() -> Path:
 
 def check_lockdown(client: Any) -> Check:
     from mle_gym.sandbox.base import RunRequest, parse_memory
-    from mle_gym.sandbox.docker_backend import DockerSandbox
+    from mle_gym.sandbox.cold import DockerSandbox
 
     public = _probe_dir()
     try:
@@ -199,7 +199,7 @@ def check_lockdown(client: Any) -> Check:
 
 def check_memory_limit(client: Any) -> Check:
     from mle_gym.sandbox.base import RunRequest
-    from mle_gym.sandbox.docker_backend import DockerSandbox
+    from mle_gym.sandbox.cold import DockerSandbox
 
     public = _probe_dir()
     try:

@@ -16,27 +16,36 @@ with ``everything``. Folder names carry the owner's pid and creation time
 still judged by its owner. Deletion is iterative and unlocks folders a program locked, so
 deep folder chains and mode-000 folders go too.
 
-:func:`sweep_dead_owners` runs this automatically, once per process, when a Docker sandbox is
-made: containers of this machine whose owner is gone, and step folders whose owner is gone.
+:func:`on_first_sandbox` runs :func:`sweep_dead_owners` automatically, once per process, when a
+Docker sandbox is made: containers of this machine whose owner is gone, and step folders whose
+owner is gone. It also installs the SIGTERM handler that removes this process's own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mle_gym.sandbox.base import OWNER_FILE
-from mle_gym.sandbox.docker_backend import HOST_LABEL, LABEL, SESSION_LABEL
-from mle_gym.sandbox.runner import remove_tree
+from mle_gym.sandbox.engine import (
+    HOST_LABEL,
+    LABEL,
+    PID_LABEL,
+    SESSION_LABEL,
+    remove_container,
+    remove_own_containers,
+)
+from mle_gym.sandbox.host_folders import OWNER_FILE, TERMINATE_HOOKS, install_terminate_handler
+from mle_gym.sandbox.inside.step_supervisor import remove_tree
 
-PID_LABEL = "org.mle-gym.host-pid"
 FOLDER_PREFIXES = ("mle-step-", "mle-warm-")
 NAMED_OWNER = re.compile(r"mle-(?:step|warm)-(\d+)-(\d+)-")
 START_SLACK = 2.0  # seconds: a process started this long after its container is not its owner
@@ -211,8 +220,6 @@ def collect_garbage(
     to those folders' step folders (default :func:`work_dirs`). Without a ``client`` only
     folders are looked at.
     """
-    from mle_gym.sandbox.docker_backend import remove_container
-
     limit = parse_age(older_than)
     now = time.time()
     report = GcReport(dry_run=dry_run)
@@ -251,6 +258,27 @@ def sweep_dead_owners(client: Any = None) -> GcReport:
     containers (stopped by themselves when their host went) and their step folders. Cheap:
     one list call and one folder listing."""
     return collect_garbage(client, host=socket.gethostname() if client is not None else None)
+
+
+_started = False
+
+
+def on_first_sandbox(client: Any) -> None:
+    """Once per process: the SIGTERM handler, and a sweep (in the background) of stopped
+    containers and step folders left by processes of this machine that died (SIGKILL)."""
+    global _started
+    install_terminate_handler()
+    if remove_own_containers not in TERMINATE_HOOKS:
+        TERMINATE_HOOKS.append(remove_own_containers)
+    if _started:
+        return
+    _started = True
+
+    def sweep() -> None:
+        with contextlib.suppress(Exception):  # best effort: `mle-gym sandbox gc` remains
+            sweep_dead_owners(client)
+
+    threading.Thread(target=sweep, daemon=True, name="mle-sandbox-sweep").start()
 
 
 def format_report(report: GcReport) -> str:

@@ -1,9 +1,10 @@
 """The Docker sandbox image: its tag, and building it with or without an image registry.
 
-The image is described by ``image/Dockerfile`` and ``image/requirements.txt`` beside this module;
+The image is described by ``image_recipe/Dockerfile`` and ``image_recipe/requirements.txt`` beside
+this module;
 its tag is ``mle-gym-sandbox:<hash>``, a hash of those two files, so that changing either one
 makes the next :func:`ensure_image` build a new image. The base is ``debian:bookworm-slim`` when
-a registry can be reached, or an image made from Debian packages by ``image/bootstrap.sh``
+a registry can be reached, or an image made from Debian packages by ``image_recipe/bootstrap.sh``
 (debootstrap + ``docker import``) when none can: ``mle-gym sandbox build --bootstrap``.
 
 pip inside the build reaches PyPI with the host's CA bundle (copied into the build context, used
@@ -30,7 +31,7 @@ from typing import Any
 IMAGE_REPO = "mle-gym-sandbox"
 DEFAULT_BASE = "debian:bookworm-slim"
 BOOTSTRAP_BASE = "mle-gym-base:bookworm"
-IMAGE_DIR = Path(__file__).with_name("image")
+IMAGE_DIR = Path(__file__).with_name("image_recipe")  # what the image is built from
 DOCKERFILE = IMAGE_DIR / "Dockerfile"
 REQUIREMENTS = IMAGE_DIR / "requirements.txt"
 BOOTSTRAP_SCRIPT = IMAGE_DIR / "bootstrap.sh"
@@ -72,7 +73,7 @@ def _say(progress: Progress, line: str) -> None:
 def _client(client: Any) -> Any:
     if client is not None:
         return client
-    from mle_gym.sandbox.docker_backend import docker_client
+    from mle_gym.sandbox.engine import docker_client
 
     return docker_client()
 
@@ -108,7 +109,7 @@ def stream_command(argv: list[str], progress: Progress) -> tuple[int, list[str]]
 
 
 def build_base_bootstrap(tag: str = BOOTSTRAP_BASE, progress: Progress = print) -> str:
-    """Make the base image ``tag`` from Debian packages with ``image/bootstrap.sh``.
+    """Make the base image ``tag`` from Debian packages with ``image_recipe/bootstrap.sh``.
 
     Needs root, ``debootstrap`` and the docker CLI; takes a minute or two and about 300 MB of
     temporary disk. Returns ``tag``. Raises :class:`SandboxImageError` when it cannot run or fails.

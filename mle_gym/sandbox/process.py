@@ -1,4 +1,4 @@
-"""Local backend: the runner as a plain subprocess with resource limits.
+"""Local backend: the step supervisor as a plain host process with resource limits.
 
 Weaker isolation than Docker: the program runs as your user, can reach the network and can
 read any file your user can, including the cached answers. Use it only where Docker is not
@@ -15,6 +15,7 @@ import sys
 import warnings
 
 from mle_gym.sandbox.base import RunRequest, RunResult, Sandbox, StepFolder, parse_memory
+from mle_gym.sandbox.inside import STEP_SUPERVISOR
 
 WEAK_ISOLATION_WARNING = (
     "mle-gym is running programs with the LOCAL sandbox: no container, network allowed, "
@@ -26,6 +27,8 @@ GRACE_SECONDS = 5.0
 
 
 class LocalSandbox(Sandbox):
+    """No container: weaker isolation, for machines without Docker (it says so when made)."""
+
     name = "local"
 
     def __init__(self, python: str | None = None, warn: bool = True) -> None:
@@ -58,7 +61,7 @@ class LocalSandbox(Sandbox):
             "MLE_WORKING_DIR": str(folder.step / "working"),
         }
         proc = subprocess.Popen(
-            [self.python, str(folder.ctl / "runner.py"), str(folder.ctl)],
+            [self.python, str(folder.ctl / STEP_SUPERVISOR.name), str(folder.ctl)],
             cwd=folder.step,
             env=env,
             stdin=subprocess.DEVNULL,

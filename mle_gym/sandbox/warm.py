@@ -3,7 +3,7 @@
 ``WarmDockerSandbox(size=N)`` keeps up to N containers, each with exactly the lockdown of
 the cold backend (one ``container_config`` builds both): no network, read-only root, bounded
 /tmp, non-root user, memory/CPU/process limits, no capabilities. The container's PID 1 is a
-resident supervisor (``supervisor.py``, which explains why a same-user program can neither
+resident supervisor (``inside/warm_supervisor.py``, which explains why a same-user program can neither
 signal, ptrace nor impersonate it). A step costs no ``docker exec``: the host writes one
 request line to the supervisor's stdin through the engine's attach stream and reads its
 token-tagged report from its stdout. Only the engine reaches those two pipes, so requests,
@@ -14,7 +14,7 @@ How a step gets a clean ``/step`` and leaves nothing behind:
 * **Folders.** What a program can write lives in the container's size-limited tmpfs
   mounts (/step, holding working/ and submission/, and /tmp: ``disk_limit`` each; /mle/ctl,
   where the program is written: 64 MiB), never on the host's disk. The container's host
-  folder ``mle-warm-*/`` holds only ``lib/`` (runner and supervisor, read-only inside). The
+  folder ``mle-warm-*/`` holds only ``lib/`` (the two supervisors, read-only inside). The
   task's public data is bound read-only at /step/input when the container is created, so a
   container serves one (public data, limits) combination; a step for another one takes an
   idle container and recycles it. After each program the supervisor deletes what it left
@@ -51,48 +51,40 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import shutil
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mle_gym.sandbox.attach import AttachStream, attach
 from mle_gym.sandbox.base import (
-    RUNNER,
     RunRequest,
     RunResult,
     Sandbox,
     SandboxError,
     StepFolder,
-    forget_folder,
-    make_folder,
     parse_memory,
 )
-from mle_gym.sandbox.docker_backend import (
+from mle_gym.sandbox.engine import docker_client, remove_container
+from mle_gym.sandbox.gc import on_first_sandbox
+from mle_gym.sandbox.host_folders import forget_folder, make_folder
+from mle_gym.sandbox.image import ensure_image
+from mle_gym.sandbox.inside import STEP_SUPERVISOR, WARM_SUPERVISOR
+from mle_gym.sandbox.lockdown import (
     GRACE_SECONDS,
-    Channel,
-    attach,
     container_config,
-    docker_client,
-    on_first_sandbox,
     program_environment,
-    remove_container,
     sandbox_user,
     tmpfs_options,
 )
 
-SUPERVISOR = Path(__file__).with_name("supervisor.py")
+SUPERVISOR = WARM_SUPERVISOR  # the old name
 WARM_LABEL = "org.mle-gym.warm"
 MAX_USES = 100
 CTL_SIZE = "64m"  # /mle/ctl, where the supervisor writes the program
-
-
-_Channel = Channel  # the attach stream, shared with the cold backend
 
 
 @dataclass
@@ -102,7 +94,7 @@ class _Slot:
     root: Path | None = None  # the container's host folder; a fresh one per container
     key: tuple | None = None
     container: Any = None
-    channel: _Channel | None = None
+    channel: AttachStream | None = None
     uses: int = 0
     busy: bool = True
     interrupted: bool = False  # interrupt() removed its container under a running step
@@ -132,24 +124,18 @@ def _cleanup(registry: _Registry) -> None:
 
 
 class _SlotFolder(StepFolder):
-    """A step in a warm container's host folder; the supervisor empties and refills it."""
+    """A step in a warm container's host folder; the supervisor empties and refills it, and
+    the folder goes with its container (:meth:`WarmDockerSandbox._retire`)."""
+
+    streamed = True  # the supervisor sends the submission after its report
 
     def __init__(self, slot: _Slot, request: RunRequest) -> None:
         assert slot.root is not None, "a slot has a folder while it has a container"
+        super().__init__(request, slot.root)
         self.slot = slot
-        self.root = slot.root
-        self.step = slot.root / "step"
-        self.ctl = slot.root / "ctl"
-        self.request = request
-        self.token = secrets.token_hex(16)
         self.recycle = True  # set by the step: False when the container may serve another
-        self.streamed = True  # the supervisor sends the submission after its report
         with contextlib.suppress(FileNotFoundError):
             (self.root / "submission-copy").unlink()  # the previous step's
-
-    def remove(self) -> None:
-        # The folder belongs to the container; the supervisor empties it before each step.
-        pass
 
 
 class WarmDockerSandbox(Sandbox):
@@ -169,8 +155,6 @@ class WarmDockerSandbox(Sandbox):
         build: bool = True,
         client: Any = None,
     ) -> None:
-        from mle_gym.sandbox.image import ensure_image
-
         if size < 1:
             raise ValueError("size (warm containers kept) must be at least 1")
         if max_uses < 1:
@@ -188,29 +172,18 @@ class WarmDockerSandbox(Sandbox):
         self._finalizer = weakref.finalize(self, _cleanup, self._registry)
         on_first_sandbox(self.client)
 
-    # -- the Sandbox interface ---------------------------------------------------------------
+    # -- the Sandbox steps (run() itself is Sandbox.run) --------------------------------------
 
-    @contextmanager
-    def run(self, request: RunRequest) -> Iterator[RunResult]:
-        """Run one program in a warm container; the submission lives until the ``with`` ends.
-        After ``close()`` it raises SandboxError (it never starts a container again)."""
-        self.check_open()
-        try:
-            slot = self._acquire(request)
-        except SandboxError as exc:
-            yield RunResult(exit_code=None, duration=0.0, sandbox_error=str(exc), backend=self.name)
-            return
-        recycle = True  # unless the step ends normally
-        try:
-            folder = _SlotFolder(slot, request)
-            result = self._execute(request, folder)
-            result.backend = self.name
-            recycle = folder.recycle
-            if result.sandbox_error is None:
-                folder.collect_submission(result)
-            yield result
-        finally:
-            self._release(slot, recycle)
+    def _open_folder(self, request: RunRequest) -> StepFolder:
+        """A warm container for this request (waits while all ``size`` are busy); after
+        ``close()`` it raises SandboxError, so no container is ever started again."""
+        return _SlotFolder(self._acquire(request), request)
+
+    def _close_folder(self, folder: StepFolder) -> None:
+        """Hand the container back: kept for the next step, or recycled when the step did
+        not end cleanly (``recycle`` stays True when ``_execute`` raised)."""
+        assert isinstance(folder, _SlotFolder), "warm steps run in their container's folder"
+        self._release(folder.slot, folder.recycle)
 
     def _execute(self, request: RunRequest, folder: StepFolder) -> RunResult:
         assert isinstance(folder, _SlotFolder), "warm steps run in their container's folder"
@@ -274,7 +247,7 @@ class WarmDockerSandbox(Sandbox):
         )
         return result
 
-    def _send(self, slot: _Slot, request: RunRequest, message: bytes) -> _Channel:
+    def _send(self, slot: _Slot, request: RunRequest, message: bytes) -> AttachStream:
         """Hand the request to the supervisor; a container that died while idle (an engine
         restart, a kill from outside) is replaced once, before the program ever ran."""
         for attempt in range(2):
@@ -417,8 +390,8 @@ class WarmDockerSandbox(Sandbox):
             self._cond.notify_all()
 
     def _new_root(self) -> Path:
-        """The container's host folder: only ``lib/`` (runner and supervisor, read-only in
-        the container); what programs write lives in the container's tmpfs mounts."""
+        """The container's host folder: only ``lib/`` (the two supervisors, read-only in the
+        container); what programs write lives in the container's tmpfs mounts."""
         root = make_folder("warm")
         (root / "lib").mkdir()
         self._registry.roots.add(root)
@@ -429,13 +402,13 @@ class WarmDockerSandbox(Sandbox):
 
         slot.root = self._new_root()
         lib = slot.root / "lib"
-        for source in (RUNNER, SUPERVISOR):
+        for source in (STEP_SUPERVISOR, WARM_SUPERVISOR):  # the second imports the first
             shutil.copy(source, lib / source.name)
         config = container_config(
             self.image,
             self.user,
             request,
-            command=["python3", "/mle/lib/supervisor.py", "mle-warm-supervisor"],
+            command=["python3", f"/mle/lib/{WARM_SUPERVISOR.name}", "mle-warm-supervisor"],
             ctl_dir=lib,
             ctl_target="/mle/lib",
             tmpfs={"/mle/ctl": tmpfs_options(CTL_SIZE, self.user)},

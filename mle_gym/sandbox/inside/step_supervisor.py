@@ -1,6 +1,8 @@
-"""Supervisor that runs one agent program inside the sandbox (standard library only).
+"""Step supervisor: runs one agent program inside the sandbox (standard library only).
 
-It is copied next to the program and started as ``python runner.py <ctl-dir>``. It:
+It is copied next to the program and started as ``python step_supervisor.py <ctl-dir>`` (a cold
+container's PID 1, or the local backend's child process); the warm containers' resident
+supervisor imports its pieces. It:
 
 * reads the per-step secret token from ``<ctl>/token`` and deletes the file before the
   program starts, so the program never sees it;
@@ -48,8 +50,8 @@ MAX_RECORDS = 64
 # * It records a milestone only when called from the exact source position (line and
 #   columns) where the instrumenter put a call naming that milestone: holding the function,
 #   however obtained, earns nothing.
-# * Each record carries the step's secret, read from a pipe the runner closes at once; the
-#   runner drops lines without it, so raw writes to the descriptor earn nothing. A process
+# * Each record carries the step's secret, read from a pipe the supervisor closes at once; the
+#   supervisor drops lines without it, so raw writes to the descriptor earn nothing. A process
 #   that is not the program or its fork (a pickled copy of the hook in a spawned worker)
 #   does not write: the descriptor must still be the channel's pipe.
 # ``program.py`` keeps the placeholder, so a spawned worker that re-runs it as __mp_main__
@@ -229,7 +231,7 @@ def report(
     code: int | None, duration: float, timed_out: bool, oom: bool, milestones: list,
     out: Capped, stderr_text: str, stderr_bytes: int,
 ) -> dict:
-    """The fields the host reads from a step's report (runner and warm supervisor alike)."""
+    """The fields the host reads from a step's report (step and warm supervisor alike)."""
     return {
         "exit_code": code,
         "duration": round(duration, 4),

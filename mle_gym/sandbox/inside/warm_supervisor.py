@@ -1,13 +1,14 @@
 """Resident supervisor of a warm container: its PID 1, one program per request (stdlib only).
 
-The host starts it as the container's command, with ``runner.py`` next to it (it shares the
-runner's milestone bootstrap and output capping, so warm and cold steps report alike), and
+The host starts it as the container's command, with ``step_supervisor.py`` next to it (it
+shares that file's milestone bootstrap and output capping, so warm and cold steps report
+alike), and
 talks to it over the container's stdin and stdout, which only the Docker engine can reach.
 Per request line (JSON: token, program, environment, time limit) it:
 
 1. empties ``/step/working``, ``/step/submission`` and ``/mle/ctl``, resets those folders'
    mode, extended attributes and times, and writes the program;
-2. runs the program as the runner does (own session, milestone pipe, capped output, time
+2. runs the program as the step supervisor does (own session, milestone pipe, capped output, time
    limit), reaping orphans as they exit, with an OOM score that makes the kernel's OOM
    killer pick the program's processes before this one;
 3. kills every other process in the container (``kill(-1)``) until none is left, deletes
@@ -47,7 +48,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runner import (  # noqa: E402 - copied next to this file
+from step_supervisor import (  # noqa: E402 - copied next to this file
     BOOTSTRAP,
     Channel,
     capture,
