@@ -5,7 +5,7 @@ another ten minutes), with each program's duration; Gymnasium's vector envs step
 lockstep instead. The pool runs ``workers`` steps at a time, each exactly as ``env.step``
 would (``mle_gym.step.run_step``: instrument, sandbox, grade, reward)::
 
-    from mle_gym.pool import RolloutPool, StepJob, StepResult
+    from mle_gym.pool import JobResult, RolloutPool, StepJob
 
     with RolloutPool(backend="local", workers=4, sandbox="docker-warm", max_pending=64) as pool:
         handle = pool.submit(StepJob(task="spooky-author", program=code,
@@ -21,14 +21,15 @@ would (``mle_gym.step.run_step``: instrument, sandbox, grade, reward)::
         pool.cancel_all(); pool.shutdown(wait=True, cancel_pending=False)
 
 ``StepJob(task, program, options={}, tag=None, step=0)``: ``program`` is an env action
-(plain Python, or markdown with a ```python block); ``options`` are the keyword arguments
-of ``TaskRuntime.create`` (``data``, ``data_seed``, ``time_limit``, ``memory_limit``,
-``cpus``, ``instrumenter``, ``reward``), unknown ones are a TypeError at ``submit``;
-``tag`` is returned untouched and never leaves this process.
+(plain Python, or markdown with a ```python block); ``options`` are a
+:class:`~mle_gym.options.RuntimeOptions` or a dict of its fields (``data``, ``data_seed``,
+``time_limit``, ``memory_limit``, ``cpus``, ``instrumenter``, ``reward``), unknown ones are a
+TypeError at ``submit``; ``tag`` is returned untouched and never leaves this process.
 
-``StepResult``: on success ``error`` is None, ``reward`` the step's reward, ``info`` the
-env's step info (plain, picklable data; ``info["score"]`` is the public half) and
-``private_score`` the private half (None without a valid submission). Every submitted job
+``JobResult`` (also importable by its old name, ``StepResult``): on success ``error`` is
+None, ``step`` the :class:`mle_gym.step.StepResult`, and from it ``reward``, ``info`` (the
+env's step info; ``info["score"]`` is the public half) and ``private_score`` the private
+half (None without a valid submission). Every submitted job
 ends with exactly one result: a sandbox failure, a worker exception or a dead Ray actor is a
 result with ``error`` set (``reward`` and ``info`` None), never an exception in your loop
 and never a lost job. A program that crashes is not an error: it is a normal result with
@@ -53,7 +54,7 @@ Semantics:
   included) cancels everything first. At interpreter exit an open pool is cancelled and
   its containers removed.
 
-Workers build ``TaskRuntime.create(task, **options)`` once per (task, options) and reuse
+Workers build ``TaskRuntime.create(task, options)`` once per (task, options) and reuse
 it. Backends: ``"local"`` (threads here; the programs run in containers) and ``"ray"`` (one
 Ray actor per worker slot, each with its own sandbox, on any node of a cluster: see the
 README, "Rollouts at scale").
@@ -63,6 +64,7 @@ from mle_gym.pool.base import (
     CANCELLED,
     OPTIONS,
     JobHandle,
+    JobResult,
     JobRunner,
     PoolClosed,
     PoolFull,
@@ -76,6 +78,7 @@ __all__ = [
     "CANCELLED",
     "OPTIONS",
     "JobHandle",
+    "JobResult",
     "JobRunner",
     "PoolClosed",
     "PoolFull",

@@ -16,15 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mle_gym.limits import validate_limits
+from mle_gym.options import NAMES as OPTIONS
+from mle_gym.options import RuntimeOptions
 
 if TYPE_CHECKING:
     from mle_gym.sandbox import Sandbox
+    from mle_gym.step import StepResult as OneStep  # this module's StepResult is JobResult
     from mle_gym.step import TaskRuntime
 
-# The keyword arguments of TaskRuntime.create that a job's ``options`` may set.
-OPTIONS = ("data", "data_seed", "time_limit", "memory_limit", "cpus", "instrumenter", "reward")
-LIMIT_OPTIONS = ("time_limit", "memory_limit", "cpus", "disk_limit")
 CANCELLED = "cancelled"
 
 
@@ -38,50 +37,62 @@ class PoolClosed(RuntimeError):
 
 @dataclass
 class StepJob:
-    """One program to run on one task. ``options`` are TaskRuntime.create's keyword arguments
-    (``data``, ``data_seed``, ``time_limit``, ``memory_limit``, ``cpus``, ``instrumenter``,
-    ``reward``); ``tag`` is yours, returned untouched (it never leaves this process)."""
+    """One program to run on one task. ``options`` are :class:`~mle_gym.options.RuntimeOptions`
+    or a dict of its fields (``data``, ``data_seed``, ``time_limit``, ``memory_limit``,
+    ``cpus``, ``instrumenter``, ``reward``); ``tag`` is yours, returned untouched (it never
+    leaves this process)."""
 
     task: str
     program: str
-    options: dict[str, Any] = field(default_factory=dict)
+    options: RuntimeOptions | dict[str, Any] = field(default_factory=dict)
     tag: Any = None
     step: int = 0  # passed to run_step, shown as info["step"]
 
-    def check(self) -> None:
-        unknown = sorted(set(self.options) - set(OPTIONS))
-        if unknown:
-            raise TypeError(
-                f"unknown StepJob option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
-            )
+    def check(self) -> RuntimeOptions:
+        """The job's options, checked: a limit that would switch itself off is refused at
+        submit, not on a worker."""
+        if isinstance(self.options, dict):
+            unknown = sorted(set(self.options) - set(OPTIONS))
+            if unknown:
+                raise TypeError(
+                    f"unknown StepJob option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
+                )
         if not isinstance(self.program, str):
             raise TypeError(f"a program is text (str), not {type(self.program).__name__}")
-        # A limit that would switch itself off is refused at submit, not on a worker.
-        validate_limits(**{k: v for k, v in self.options.items() if k in LIMIT_OPTIONS})
+        return RuntimeOptions.of(self.options)
 
 
 @dataclass
-class StepResult:
+class JobResult:
     """How one job ended. ``order`` counts completions (0, 1, 2, ...) across the pool.
 
-    On success ``error`` is None and ``reward``, ``info`` (the env's step info, plain data)
-    and ``private_score`` (None without a valid submission) are set; ``duration`` is the time
-    the program ran. On failure (``error`` set: ``"cancelled"``, or what broke and what to do)
-    ``reward`` and ``info`` are None and ``duration`` is 0. ``wall_time`` is the worker's time
-    on the job (instrumenting, the container, grading), ``queue_time`` the wait before it.
+    On success ``error`` is None, ``step`` is the :class:`~mle_gym.step.StepResult`, and
+    ``reward``, ``info`` (the env's step info, plain data) and ``private_score`` (None
+    without a valid submission) are read from it; ``duration`` is the time the program ran.
+    On failure (``error`` set: ``"cancelled"``, or what broke and what to do) ``step``,
+    ``reward`` and ``info`` are None and ``duration`` is 0. ``wall_time`` is the worker's
+    time on the job (instrumenting, the container, grading), ``queue_time`` the wait before it.
     """
 
     job: StepJob
     order: int
-    duration: float
-    reward: float | None
-    info: dict[str, Any] | None
-    private_score: float | None
+    step: OneStep | None
     error: str | None
     wall_time: float
     worker: str
     job_id: int = -1
     queue_time: float = 0.0
+    duration: float = field(init=False)
+    reward: float | None = field(init=False)
+    info: dict[str, Any] | None = field(init=False)
+    private_score: float | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        step = self.step
+        self.duration = 0.0 if step is None else float(step.duration)
+        self.reward = None if step is None else float(step.reward)
+        self.info = None if step is None else step.info()
+        self.private_score = None if step is None else step.private_score
 
     @property
     def ok(self) -> bool:
@@ -90,6 +101,10 @@ class StepResult:
     @property
     def cancelled(self) -> bool:
         return self.error == CANCELLED
+
+
+# The old name of JobResult (a job's result); mle_gym.step.StepResult is one step's.
+StepResult = JobResult
 
 
 class JobHandle:
@@ -103,7 +118,7 @@ class JobHandle:
         self.started: float | None = None
         self.worker: str | None = None
         self._pool = pool
-        self._result: StepResult | None = None
+        self._result: JobResult | None = None
         self._event = threading.Event()
         self._cancel_requested = False
 
@@ -113,7 +128,7 @@ class JobHandle:
     def running(self) -> bool:
         return self.status == "running"
 
-    def result(self, timeout: float | None = None) -> StepResult:
+    def result(self, timeout: float | None = None) -> JobResult:
         """The job's result, waiting up to ``timeout`` seconds (TimeoutError after that)."""
         if not self._event.wait(timeout):
             raise TimeoutError(f"job {self.id} ({self.job.task}) has not finished after {timeout} s")
@@ -142,14 +157,7 @@ class Executor(Protocol):
 
 def error_payload(message: str, started: float | None = None) -> dict[str, Any]:
     wall = time.monotonic() - started if started is not None else 0.0
-    return {
-        "reward": None,
-        "info": None,
-        "private_score": None,
-        "duration": 0.0,
-        "error": message,
-        "wall_time": wall,
-    }
+    return {"step": None, "error": message, "wall_time": wall}
 
 
 class JobRunner:
@@ -168,16 +176,17 @@ class JobRunner:
         self._sandbox: Sandbox | None = None
         self._runtimes: OrderedDict[str, TaskRuntime] = OrderedDict()
 
-    def runtime(self, task: str, options: dict[str, Any]) -> TaskRuntime:
-        """``TaskRuntime.create(task, **options)``, built once per (task, options)."""
+    def runtime(self, task: str, options: RuntimeOptions | dict[str, Any]) -> TaskRuntime:
+        """``TaskRuntime.create(task, options)``, built once per (task, options)."""
         from mle_gym.step import TaskRuntime
 
-        key = json.dumps([task, options], sort_keys=True, default=repr)
+        options = RuntimeOptions.of(options)
+        key = json.dumps([task, options.key()])
         if key in self._runtimes:
             self._runtimes.move_to_end(key)
             return self._runtimes[key]
         with self._prepare_lock:
-            runtime = TaskRuntime.create(task, **options)
+            runtime = TaskRuntime.create(task, options)
         self._runtimes[key] = runtime
         while len(self._runtimes) > self.cache_size:
             self._runtimes.popitem(last=False)
@@ -191,16 +200,17 @@ class JobRunner:
             self._sandbox = spec() if callable(spec) else make_sandbox(spec)
         return self._sandbox
 
-    def run(self, task: str, program: str, options: dict[str, Any], step: int = 0) -> dict:
-        """Run one job; a payload dict (plain data, picklable) whatever happens."""
-        from mle_gym.instrument import extract_code
+    def run(
+        self, task: str, program: str, options: RuntimeOptions | dict[str, Any], step: int = 0
+    ) -> dict:
+        """Run one job; a payload dict (a StepResult or an error; picklable) whatever happens."""
         from mle_gym.sandbox import SandboxError
         from mle_gym.step import run_step
 
         started = time.monotonic()
         try:
             runtime = self.runtime(task, options)
-            outcome = run_step(runtime, self.sandbox(), extract_code(program), step=step)
+            result = run_step(runtime, self.sandbox(), program, step=step)
         except SandboxError as exc:
             return error_payload(f"sandbox error: {exc}", started)
         except Exception as exc:  # reported, never lost: the pool must go on
@@ -208,15 +218,7 @@ class JobRunner:
             return error_payload(
                 f"{type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})", started
             )
-        info = outcome.info
-        return {
-            "reward": outcome.reward,
-            "info": info,
-            "private_score": None if outcome.grade is None else float(outcome.grade.private),
-            "duration": float(info["duration"]),
-            "error": None,
-            "wall_time": time.monotonic() - started,
-        }
+        return {"step": result, "error": None, "wall_time": time.monotonic() - started}
 
     def interrupt(self) -> int:
         """Kill the container of the step running now, where the sandbox can."""
@@ -237,6 +239,7 @@ __all__ = [
     "JobHandle",
     "JobRunner",
     "PoolClosed",
+    "JobResult",
     "PoolFull",
     "StepJob",
     "StepResult",

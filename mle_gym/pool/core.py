@@ -22,10 +22,10 @@ from mle_gym.pool.base import (
     CANCELLED,
     Executor,
     JobHandle,
+    JobResult,
     PoolClosed,
     PoolFull,
     StepJob,
-    StepResult,
     error_payload,
 )
 
@@ -76,7 +76,7 @@ class RolloutPool:
         self._executors = executors
         self._cond = threading.Condition()
         self._queue: deque[JobHandle] = deque()
-        self._completed: deque[StepResult] = deque()  # finished, not yet taken by as_completed
+        self._completed: deque[JobResult] = deque()  # finished, not yet taken by as_completed
         self._undelivered = 0  # submitted and not yet taken by as_completed
         self._next_id = 0
         self._next_order = 0
@@ -127,7 +127,7 @@ class RolloutPool:
 
     def as_completed(
         self, handles: Iterable[JobHandle] | None = None, timeout: float | None = None
-    ) -> Iterator[StepResult]:
+    ) -> Iterator[JobResult]:
         """Results as jobs finish, in completion order.
 
         Without ``handles``: every result not yet taken, including jobs submitted while you
@@ -151,7 +151,7 @@ class RolloutPool:
 
     def _as_completed_handles(
         self, handles: list[JobHandle], deadline: float | None
-    ) -> Iterator[StepResult]:
+    ) -> Iterator[JobResult]:
         pending = {h.id: h for h in handles}
         while pending:
             with self._cond:
@@ -298,13 +298,10 @@ class RolloutPool:
     def _finish(self, handle: JobHandle, payload: dict[str, Any], worker: str) -> None:
         with self._cond:
             started = handle.started if handle.started is not None else time.monotonic()
-            result = StepResult(
+            result = JobResult(
                 job=handle.job,
                 order=self._next_order,
-                duration=float(payload.get("duration") or 0.0),
-                reward=payload.get("reward"),
-                info=payload.get("info"),
-                private_score=payload.get("private_score"),
+                step=payload.get("step"),
                 error=payload.get("error"),
                 wall_time=float(payload.get("wall_time") or 0.0),
                 worker=worker,
