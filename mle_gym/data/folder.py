@@ -53,7 +53,7 @@ class TaskData:
 
         Cheap after the first call in a process: a folder whose files have the same paths,
         sizes and modification times as when it was last verified is not hashed again."""
-        verify_folder(self)
+        verify_folder(self.spec, self.flavour, self.root)
 
 
 def write_split(answers: pd.DataFrame, id_column: str, seed: int, path: Path) -> None:

@@ -21,16 +21,12 @@ import os
 import secrets
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mle_gym.data.errors import DataCorrupted, DataNotAvailable
 from mle_gym.spec import TaskSpec
-
-if TYPE_CHECKING:  # only its fields are read here; folder.py imports this module
-    from mle_gym.data.folder import TaskData
 
 MARKER = ".mle-gym"
 MARKER_FORMAT = 2  # 2: the marker lists every file with its size (and sha256)
@@ -82,13 +78,14 @@ def write_marker(root: Path, meta: dict) -> None:
     os.replace(tmp, root / MARKER)
 
 
-def fix_command(data: TaskData) -> str:
-    if data.flavour == "lite":
-        meta = read_marker(data.root) or {}
+def fix_command(spec: TaskSpec, flavour: str, root: Path) -> str:
+    """The command that rebuilds the ``flavour`` data of ``spec`` prepared in ``root``."""
+    if flavour == "lite":
+        meta = read_marker(root) or {}
         seed = meta.get("seed", 0)
-        return f"mle-gym prepare {data.spec.slug} --seed {seed} --force"
-    if data.flavour == "full":
-        return f"mle-gym prepare {data.spec.slug} --full --force (add --raw FILE for a download)"
+        return f"mle-gym prepare {spec.slug} --seed {seed} --force"
+    if flavour == "full":
+        return f"mle-gym prepare {spec.slug} --full --force (add --raw FILE for a download)"
     return "prepare the folder again (public/, private/answers.csv and private/split.csv)"
 
 
@@ -103,9 +100,9 @@ def _fingerprint(root: Path, listing: dict[str, os.stat_result]) -> tuple:
     return (stamp, files)
 
 
-def verify_folder(data: TaskData) -> None:
-    """Check ``data`` against its marker's record, and that public/ holds no answers."""
-    root = data.root
+def verify_folder(spec: TaskSpec, flavour: str, root: Path) -> None:
+    """Check the ``flavour`` data of ``spec`` in ``root`` against its marker's record, and
+    that public/ holds no answers."""
     listing = _listing(root)
     fingerprint = _fingerprint(root, listing)
     with _verified_lock:
@@ -133,21 +130,21 @@ def verify_folder(data: TaskData) -> None:
                      for rel in sorted(listing) if rel.startswith("public/") and rel not in recorded]
     if problems:
         raise DataCorrupted(
-            f"the {data.flavour} data of {data.spec.slug} in {root} is not what was prepared: "
+            f"the {flavour} data of {spec.slug} in {root} is not what was prepared: "
             f"{'; '.join(problems[:5])}{' ...' if len(problems) > 5 else ''}. "
-            f"Rebuild it: `{fix_command(data)}`"
+            f"Rebuild it: `{fix_command(spec, flavour, root)}`"
         )
     # A recorded folder was checked for leaks when it was prepared, and its public/ has not
     # changed since (lite: hashes; full: names and sizes). Others are checked here.
-    leak = None if isinstance(recorded, dict) else answers_in_public(data.spec, root)
+    leak = None if isinstance(recorded, dict) else answers_in_public(spec, root)
     if leak:
         raise DataNotAvailable(
             f"refusing {root}: {leak}, so programs could read the answers. Keep the answers in "
             f"private/ only"
         )
-    if meta is not None and not isinstance(recorded, dict) and data.flavour != "custom":
+    if meta is not None and not isinstance(recorded, dict) and flavour != "custom":
         # A folder prepared before files were recorded: record them now (trust on first use).
-        meta.update(format=MARKER_FORMAT, files=manifest(root, data.flavour != "full"))
+        meta.update(format=MARKER_FORMAT, files=manifest(root, flavour != "full"))
         write_marker(root, meta)
         fingerprint = _fingerprint(root, _listing(root))
     with _verified_lock:
