@@ -1,7 +1,8 @@
 """The paper's instrumenter: a frozen language model inserts the milestone calls.
 
 A prompt asks a separate model (any OpenAI-compatible endpoint through :class:`ChatBackend`,
-or a local transformers model through :class:`TransformersBackend`) to insert
+or a local transformers model through :class:`TransformersBackend`, both defined in
+:mod:`mle_gym.instrument.lm_backends` and importable from here) to insert
 ``__mle_milestone__`` calls into the agent's program and change nothing else. Its answer is
 trusted only as far as it can be checked (:func:`verify_rewrite`): with the milestone calls
 removed (statements ``__mle_milestone__("x")``, and ``__mle_milestone__("x", expr)`` -> ``expr``)
@@ -31,18 +32,23 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from mle_gym.instrument import (
-    InstrumentedProgram,
-    Instrumenter,
-    extract_code,
-    get_instrumenter,
+from mle_gym.instrument.base import InstrumentedProgram, Instrumenter, as_instrumenter
+from mle_gym.instrument.check import strip_hooks
+from mle_gym.instrument.edit import with_prologue
+from mle_gym.instrument.lm_backends import (
+    Backend,
+    ChatBackend,
+    Completion,
+    TransformersBackend,
 )
+from mle_gym.instrument.markdown import extract_code
 from mle_gym.instrument.milestones import DESCRIPTIONS, HOOK, REPORTED, in_order
-from mle_gym.instrument.static import PROLOGUE, _Editor, _normalise, _parse
+from mle_gym.instrument.source import normalise, parse
+from mle_gym.instrument.static import StaticInstrumenter
 from mle_gym.instrument.threadsafe import AST_LOCK
 from mle_gym.llm import ChatClient
 
@@ -120,176 +126,11 @@ def _longest_backtick_run(text: str) -> int:
     return longest
 
 
-# --------------------------------------------------------------------------- backends
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A model's answer; ``truncated`` when it stopped at the token limit."""
-
-    text: str
-    truncated: bool = False
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """A model: ``generate(messages, max_tokens)`` and a ``cache_key`` naming the model."""
-
-    cache_key: str
-
-    def generate(self, messages: list[dict[str, str]], max_tokens: int) -> Completion: ...
-
-
-class ChatBackend:
-    """An OpenAI-compatible chat endpoint through :class:`mle_gym.llm.ChatClient`.
-
-    ``max_tokens`` fixes the answer budget; by default it follows the program's length.
-    ``extra`` goes into each request (``seed``, ``top_p``, ...).
-    """
-
-    def __init__(
-        self,
-        client: ChatClient | None = None,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-        **extra: Any,
-    ) -> None:
-        self.client = client if client is not None else ChatClient()
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.extra = extra
-        self.cache_key = f"chat:{self.client.model}@{self.client.base_url}"
-
-    def __repr__(self) -> str:
-        return f"ChatBackend({self.client!r})"
-
-    def generate(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
-        reply = self.client.complete(
-            messages, self.temperature, self.max_tokens or max_tokens, **self.extra
-        )
-        return Completion(reply.content, reply.truncated)
-
-
-class TransformersBackend:
-    """A local causal language model through ``transformers`` (greedy decoding).
-
-    ``model_name_or_path`` is a folder or hub name (``from_pretrained``; ``model_kwargs``
-    go there, e.g. ``dtype=``) or an already loaded model, with ``tokenizer`` then required
-    unless the model's folder has one. ``device`` defaults to CUDA when available.
-    transformers and torch are imported here, not when mle_gym is.
-    """
-
-    def __init__(
-        self,
-        model_name_or_path: str | os.PathLike[str] | Any,
-        tokenizer: Any = None,
-        device: str | None = None,
-        max_new_tokens: int = 4096,
-        **model_kwargs: Any,
-    ) -> None:
-        try:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-        except ImportError as exc:
-            raise ImportError(
-                f"TransformersBackend needs torch and transformers ({exc}); install them with "
-                "pip install 'mle-gym[train]'"
-            ) from exc
-        if isinstance(model_name_or_path, str | os.PathLike):
-            self.name = str(model_name_or_path)
-            model = AutoModelForCausalLM.from_pretrained(self.name, **model_kwargs)
-        else:
-            model = model_name_or_path
-            self.name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or
-                            type(model).__name__)
-        if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(self.name)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = model.to(self.device).eval()
-        self.tokenizer = tokenizer
-        self.max_new_tokens = int(max_new_tokens)
-        self.cache_key = f"transformers:{self.name}"
-        self._torch = torch
-        self._lock = threading.Lock()  # one generate at a time on a shared model
-
-    def __repr__(self) -> str:
-        return f"TransformersBackend({self.name!r}, device={self.device!r})"
-
-    def prompt_text(self, messages: list[dict[str, str]]) -> str:
-        """The messages through the tokenizer's chat template, or a plain transcript."""
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True
-            )
-        turns = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
-        return "\n\n".join(turns) + "\n\nAssistant:"
-
-    def generate(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
-        tok = self.tokenizer
-        inputs = tok(self.prompt_text(messages), return_tensors="pt", add_special_tokens=False)
-        inputs = {k: v.to(self.device) for k, v in inputs.items()}
-        limit = max(1, min(int(max_tokens), self.max_new_tokens))
-        eos = tok.eos_token_id
-        pad = tok.pad_token_id if tok.pad_token_id is not None else eos
-        with self._lock, self._torch.inference_mode():
-            out = self.model.generate(
-                **inputs, max_new_tokens=limit, do_sample=False, pad_token_id=pad,
-                eos_token_id=eos,
-            )
-        new = out[0, inputs["input_ids"].shape[1]:]
-        text = tok.decode(new, skip_special_tokens=True)
-        truncated = len(new) >= limit and (eos is None or int(new[-1]) != eos)
-        return Completion(text, truncated)
-
-
 # --------------------------------------------------------------------------- verification
 
 
 class RewriteRejected(ValueError):
     """The model's answer is not the original program plus milestone calls; says why."""
-
-
-def _hook_name(call: ast.Call) -> str | None:
-    """The milestone a well-formed hook call names, else None."""
-    if not (isinstance(call.func, ast.Name) and call.func.id == HOOK) or call.keywords:
-        return None
-    if not call.args or len(call.args) > 2 or isinstance(call.args[-1], ast.Starred):
-        return None
-    first = call.args[0]
-    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
-
-
-class _Unhook(ast.NodeTransformer):
-    """Removes well-formed milestone calls, collecting the names they report."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self._prologue = ast.dump(ast.parse(PROLOGUE).body[0])
-
-    def visit_Module(self, node: ast.Module) -> ast.AST:
-        # The model may have copied our prologue to the top level; ours comes first anyway.
-        node.body = [s for s in node.body if ast.dump(s) != self._prologue]
-        self.generic_visit(node)
-        return node
-
-    def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
-        value = node.value
-        if isinstance(value, ast.Call) and len(value.args) == 1:
-            name = _hook_name(value)
-            if name is not None:
-                self.names.append(name)
-                return None
-        self.generic_visit(node)
-        return node
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
-        if len(node.args) == 2:
-            name = _hook_name(node)
-            if name is not None:
-                self.names.append(name)
-                return node.args[1]
-        return node
 
 
 def _docstrings(tree: ast.AST) -> list[str | None]:
@@ -325,24 +166,10 @@ def _answer_code(answer: str) -> str:
 
 def _parses(text: str) -> bool:
     try:
-        _parse(text)
+        parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
-
-
-def _with_prologue(text: str) -> str:
-    """The hook binding after the docstring and ``__future__`` imports, as the static
-    instrumenter places it."""
-    tree = _parse(text)
-    body, k = tree.body, 0
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        k = int(isinstance(body[0].value.value, str))
-    while k < len(body) and isinstance(body[k], ast.ImportFrom) and body[k].module == "__future__":
-        k += 1
-    editor = _Editor(text)
-    editor.before_first(body, k, PROLOGUE)
-    return editor.result()
 
 
 def verify_rewrite(original: str, answer: str) -> tuple[str, tuple[str, ...]]:
@@ -354,19 +181,18 @@ def verify_rewrite(original: str, answer: str) -> tuple[str, tuple[str, ...]]:
     """
     if HOOK in original:
         raise RewriteRejected(f"the program itself uses the reserved name {HOOK}")
-    code = _normalise(_answer_code(answer))
+    code = normalise(_answer_code(answer))
     if "\x00" in code:
         raise RewriteRejected("lm output contains a null byte")
     try:
-        tree = _parse(code)
+        tree = parse(code)
     except SyntaxError as exc:
         raise RewriteRejected(f"lm output does not parse: line {exc.lineno}: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise RewriteRejected(f"lm output does not parse: {type(exc).__name__}") from None
-    original_tree = _parse(original)
+    original_tree = parse(original)
     docstrings = _docstrings(tree)
-    unhook = _Unhook()
-    stripped = unhook.visit(tree)
+    stripped, names = strip_hooks(tree)
     leftover = [
         n.lineno for n in ast.walk(stripped)
         if (isinstance(n, ast.Name) and n.id == HOOK) or (isinstance(n, ast.arg) and n.arg == HOOK)
@@ -376,7 +202,7 @@ def verify_rewrite(original: str, answer: str) -> tuple[str, tuple[str, ...]]:
             f"lm output uses {HOOK} other than as a milestone call (line {leftover[0]}); only "
             f'{HOOK}("name") statements and {HOOK}("name", expr) wrappers are allowed'
         )
-    unknown = sorted(set(unhook.names) - set(REPORTED))
+    unknown = sorted(set(names) - set(REPORTED))
     if unknown:
         raise RewriteRejected(
             f"lm output names unknown milestone(s) {', '.join(map(repr, unknown))}; "
@@ -388,14 +214,14 @@ def verify_rewrite(original: str, answer: str) -> tuple[str, tuple[str, ...]]:
         )
     if docstrings != _docstrings(original_tree):
         raise RewriteRejected("lm output changed the program: a docstring moved or changed")
-    if not unhook.names:
+    if not names:
         raise RewriteRejected("lm output has no milestone calls")
-    source = _with_prologue(code)
+    source = with_prologue(code)
     try:
         compile(source, "<program>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         raise RewriteRejected(f"lm output does not compile: {exc}") from None
-    return source, in_order(unhook.names)
+    return source, in_order(names)
 
 
 # --------------------------------------------------------------------------- the instrumenter
@@ -408,9 +234,9 @@ class LMInstrumenter:
     ``generate(messages, max_tokens)`` and ``cache_key``; ``None`` builds a ChatBackend from
     ``MLE_GYM_LLM_BASE_URL`` / ``MLE_GYM_LLM_MODEL``. ``cache_dir``: ``None`` caches answers
     in memory only, ``True`` also on disk under ``<cache root>/lm-instrument``, a path there.
-    ``fallback`` (default the static instrumenter) also decides which programs are refused
-    outright (syntax errors, forged hooks). Programs over ``max_program_chars`` go straight to
-    the fallback.
+    ``fallback`` (default the static instrumenter; an instrumenter object, e.g.
+    ``get_instrumenter("static")``) also decides which programs are refused outright (syntax
+    errors, forged hooks). Programs over ``max_program_chars`` go straight to the fallback.
     """
 
     name = "lm"
@@ -420,13 +246,18 @@ class LMInstrumenter:
         self,
         backend: Backend | None = None,
         cache_dir: str | os.PathLike[str] | bool | None = None,
-        fallback: str | Instrumenter | None = None,
+        fallback: Instrumenter | None = None,
         max_program_chars: int = 30_000,
     ) -> None:
         self.backend = backend if backend is not None else ChatBackend()
         if not callable(getattr(self.backend, "generate", None)):
             raise TypeError(f"backend needs generate(messages, max_tokens), not {self.backend!r}")
-        self.fallback = get_instrumenter(fallback)
+        if isinstance(fallback, str):
+            # Names belong to the registry, which imports this module: resolve them there.
+            raise TypeError(
+                f"fallback must be an instrumenter, e.g. get_instrumenter({fallback!r})"
+            )
+        self.fallback = StaticInstrumenter() if fallback is None else as_instrumenter(fallback)
         if cache_dir is True:
             from mle_gym.data import cache_root
 
@@ -461,7 +292,7 @@ class LMInstrumenter:
     def instrument(self, code: str) -> InstrumentedProgram:
         # The fallback refuses what cannot run at all, before any model call.
         fallback = self.fallback.instrument(code)
-        text = _normalise(code)
+        text = normalise(code)
         if len(text) > self.max_program_chars:
             return self._fall_back(
                 fallback,

@@ -4,11 +4,17 @@ The sandbox runner defines the builtin ``__mle_milestone__(name, value=<omitted>
 ``name`` the first time it is reached and returns ``value`` unchanged (``None`` when omitted).
 Instrumenters insert calls to it. ``submission_written`` is never reported by a program: the
 host checks the submission file itself, so it cannot be forged from inside the sandbox.
+``PROLOGUE`` binds a no-op hook for a program that runs outside the runner.
 """
 
 from __future__ import annotations
 
 HOOK = "__mle_milestone__"
+
+# The first thing an instrumented program runs: it makes the hook a no-op where the runner did
+# not put its own into the module's globals (the program run on its own, or re-run as
+# ``__mp_main__`` by a spawned worker). Instrumenters add it; checks strip it again.
+PROLOGUE = f'globals().setdefault("{HOOK}", lambda name, value=None: value)'
 
 MILESTONES: tuple[str, ...] = (
     "imports",
