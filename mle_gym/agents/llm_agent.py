@@ -25,6 +25,7 @@ from typing import Any
 
 from mle_gym.instrument import extract_code
 from mle_gym.llm import ChatClient, LLMError
+from mle_gym.prompt import ReportedAttempt, parse_observation
 
 SYSTEM_PROMPT = """You are an expert machine-learning engineer competing in a Kaggle \
 competition. You answer with a short plan and then one complete, runnable Python program \
@@ -51,15 +52,6 @@ write the whole improved program in one ```python block (not a diff)."""
 TRUNCATED = """Your previous answer was cut off at the token limit before the program ended; \
 write a shorter program."""
 
-_OUTCOME = re.compile(
-    r"^Outcome: (?:valid submission, score (?P<score>\S+?)|no valid submission \((?P<reason>.*)\))"
-    r"; ran (?P<duration>[\d.]+) s",
-    re.MULTILINE,
-)
-_LAST = "## Your last attempt (attempt "
-_IMPROVE = "## Improve this solution"
-_EARLIER = "## Earlier attempts in this episode"
-_TRAILER = "Fix or improve it and answer with the whole new program."
 _FENCE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
 
 
@@ -101,22 +93,10 @@ def _plan_of(answer: str) -> str:
 
 def split_observation(observation: str) -> tuple[str, str | None, str | None]:
     """(task prompt, improve-mode section or None, last-attempt section or None)."""
-    last_at = observation.rfind(_LAST)
-    last = None
-    if last_at >= 0:
-        last = observation[last_at:].removesuffix(_TRAILER).rstrip()
-        if last.endswith(_TRAILER):  # sanitise() may have added a note after it
-            last = last[: -len(_TRAILER)].rstrip()
-    head = observation[:last_at] if last_at >= 0 else observation
-    earlier_at = head.find("\n\n" + _EARLIER)
-    if earlier_at >= 0:
-        head = head[:earlier_at]
-    improve_at = head.find("\n\n" + _IMPROVE)
-    given = None
-    if improve_at >= 0:
-        given = head[improve_at + 2 :].strip()
-        head = head[:improve_at]
-    return head.strip(), given, last
+    parsed = parse_observation(observation)
+    given = None if parsed.previous is None else parsed.previous.report
+    last = None if parsed.last is None else parsed.last.report
+    return parsed.task_prompt, given, last
 
 
 class LLMAgent:
@@ -172,8 +152,9 @@ class LLMAgent:
         self._info = info
 
     def act(self, observation: str) -> str:
-        task_prompt, given, last = split_observation(observation)
-        self._lower_is_better = "(lower is better)" in task_prompt
+        parsed = parse_observation(observation)
+        task_prompt, given, last = parsed.task_prompt, parsed.previous, parsed.last
+        self._lower_is_better = parsed.lower_is_better
         if last is None:  # a new episode, whether or not reset() was called
             self.nodes, self._pending, self._info = [], None, None
             if given is not None:
@@ -210,24 +191,20 @@ class LLMAgent:
 
     # -- the tree ---------------------------------------------------------------------------
 
-    def _add_given(self, section: str) -> Node:
+    def _add_given(self, attempt: ReportedAttempt) -> Node:
         """A node for a program the agent did not write (improve mode's starting point)."""
-        code = re.search(r"```python\n(.*?)\n```", section, re.DOTALL)
         node = Node(id=0, stage="given", parent=None, plan="the solution to improve",
-                    code=code[1] if code else "")
-        self._record(node, section.split("\n\nWrite an improved version")[0], use_info=False)
+                    code=attempt.program or "")
+        self._record(node, attempt, use_info=False)
         self.nodes.append(node)
         return node
 
-    def _record(self, node: Node, report: str, use_info: bool = True) -> None:
+    def _record(self, node: Node, attempt: ReportedAttempt, use_info: bool = True) -> None:
         """Attach the environment's report of a run to the node that wrote the program."""
-        node.report, node.ran = report, True
-        match = _OUTCOME.search(report)
-        if match:
-            node.valid = match["score"] is not None
-            node.score = float(match["score"]) if node.valid else None
-            node.reason = match["reason"]
-            node.duration = float(match["duration"])
+        node.report, node.ran = attempt.report, True
+        if attempt.milestones is not None:  # the outcome line was read
+            node.valid, node.score = attempt.valid, attempt.score
+            node.reason, node.duration = attempt.reason, attempt.duration
         info, self._info = self._info, None
         if use_info and info is not None:  # exact numbers when the harness calls observe()
             node.valid = bool(info.get("valid_submission"))

@@ -20,37 +20,16 @@ from __future__ import annotations
 
 import ast
 import functools
-import re
 from dataclasses import dataclass
 
 from mle_gym.instrument.threadsafe import AST_LOCK
+from mle_gym.prompt import ParsedObservation, ReportedAttempt, parse_observation
 from mle_gym.spec import load_task, tasks_root
 
 LEVELS = ("fast", "strong")
 # The strong programs run about 3-6x longer than the fast ones on every lite task (see the
 # timings in tasks/*/task.yaml); assume 6x so "fits the limit" errs on the safe side.
 STRONG_SLOWDOWN = 6.0
-
-_ENV_ID = re.compile(r"\(mle/(?P<slug>[A-Za-z0-9_.\-]+)-v\d+\)")
-_TIME_LIMIT = re.compile(r"Limits: (?P<seconds>[\d.]+) s wall-clock")
-_LAST = re.compile(
-    r"^## Your last attempt \(attempt (?P<n>\d+)\)\n"
-    r"Outcome: (?:valid submission, score (?P<score>\S+?)|no valid submission \((?P<reason>.*)\))"
-    r"; ran (?P<duration>[\d.]+) s",
-    re.MULTILINE,
-)
-_EARLIER = re.compile(
-    r"^- attempt (?P<n>\d+): (?:score (?P<score>\S+)|invalid), (?P<duration>[\d.]+) s",
-    re.MULTILINE,
-)
-_PREVIOUS = re.compile(
-    r"^## Improve this solution\n"
-    r"Outcome: (?:valid submission, score (?P<score>\S+?)|no valid submission \((?P<reason>.*)\))"
-    r"; ran (?P<duration>[\d.]+) s",
-    re.MULTILINE,
-)
-_CODE = re.compile(r"```python\n(?P<code>.*?)\n```", re.DOTALL)
-
 
 @dataclass
 class Outcome:
@@ -79,21 +58,14 @@ def reference_program(slug: str, level: str) -> str:
 
 def task_from_observation(observation: str) -> str:
     """The task slug named on the observation's first line (``# Task: ... (mle/<slug>-v0)``)."""
-    first = observation.lstrip().split("\n", 1)[0]
-    match = _ENV_ID.search(first)
-    if not match:
+    task = parse_observation(observation).task
+    if task is None:
+        first = observation.lstrip().split("\n", 1)[0]
         raise ValueError(
             "cannot tell the task: call agent.reset(task, seed) first, or pass an observation "
             f"whose first line names the env id 'mle/<task>-v0' (got {first[:120]!r})"
         )
-    return load_task(match["slug"]).slug
-
-
-def _float(text: str | None) -> float | None:
-    try:
-        return None if text is None else float(text)
-    except ValueError:
-        return None
+    return load_task(task).slug
 
 
 def _plan_of(source: str) -> str:
@@ -129,10 +101,11 @@ class TemplateAgent:
 
     def act(self, observation: str) -> str:
         task = self.task or task_from_observation(observation)
-        if _LAST.search(observation) is None:
+        parsed = parse_observation(observation)
+        if parsed.last is None:
             self._sent = []  # a fresh episode, even when reset() was not called
-        outcomes = self._read_outcomes(observation, task)
-        level, why = self._choose(observation, outcomes)
+        outcomes = self._read_outcomes(parsed, task)
+        level, why = self._choose(parsed, outcomes)
         self._sent.append(level)
         source = reference_program(task, level)
         return (
@@ -150,51 +123,36 @@ class TemplateAgent:
                 return level
         return None
 
-    def _read_outcomes(self, observation: str, task: str) -> list[Outcome]:
+    def _read_outcomes(self, parsed: ParsedObservation, task: str) -> list[Outcome]:
         """The previous solution (improve mode) then this episode's attempts, in order."""
         outcomes: list[Outcome] = []
-        previous = _PREVIOUS.search(observation)
-        if previous:
-            code = _CODE.search(observation, previous.end())
-            outcomes.append(self._outcome(previous, self._level_of(task, code and code["code"])))
-        last = _LAST.search(observation)
-        if last is None:
+        if parsed.previous is not None:
+            previous = parsed.previous
+            outcomes.append(self._outcome(previous, self._level_of(task, previous.program)))
+        if parsed.last is None:
             return outcomes
-        count = int(last["n"])
+        count = parsed.last.number or len(parsed.attempts)
         # Our own log names each attempt's program when it matches the observation's count.
         levels: list[str | None] = list(self._sent) if len(self._sent) == count else [None] * count
-        code = _CODE.search(observation, last.end())
-        levels[-1] = self._level_of(task, code and code["code"]) or levels[-1]
-        for match in _EARLIER.finditer(observation, 0, last.start()):
-            n = int(match["n"])
-            if 1 <= n < count:
-                score = _float(match["score"])
-                outcomes.append(
-                    Outcome(levels[n - 1], score is not None, score, float(match["duration"]))
-                )
-        outcomes.append(self._outcome(last, levels[-1]))
+        levels[-1] = self._level_of(task, parsed.last.program) or levels[-1]
+        for attempt in parsed.earlier:
+            if attempt.number is not None and 1 <= attempt.number < count:
+                outcomes.append(self._outcome(attempt, levels[attempt.number - 1]))
+        outcomes.append(self._outcome(parsed.last, levels[-1]))
         return outcomes
 
     @staticmethod
-    def _outcome(match: re.Match[str], level: str | None) -> Outcome:
-        score = _float(match["score"])
-        return Outcome(
-            level=level,
-            valid=score is not None,
-            score=score,
-            duration=float(match["duration"]),
-            reason=match["reason"],
-        )
+    def _outcome(attempt: ReportedAttempt, level: str | None) -> Outcome:
+        return Outcome(level, attempt.valid, attempt.score, attempt.duration, attempt.reason)
 
     # -- choosing -----------------------------------------------------------------------------
 
-    def _choose(self, observation: str, outcomes: list[Outcome]) -> tuple[str, str]:
+    def _choose(self, parsed: ParsedObservation, outcomes: list[Outcome]) -> tuple[str, str]:
         """The level to submit next and a one-line reason, shown as the plan."""
         seen = [o for o in outcomes if o.level is not None]
         by_level: dict[str, list[Outcome]] = {lv: [o for o in seen if o.level == lv] for lv in LEVELS}
-        lower = "(lower is better)" in observation
-        limit_match = _TIME_LIMIT.search(observation)
-        limit = float(limit_match["seconds"]) if limit_match else None
+        lower = parsed.lower_is_better
+        limit = parsed.time_limit
 
         def best(level: str) -> Outcome | None:
             valid = [o for o in by_level[level] if o.valid and o.score is not None]
