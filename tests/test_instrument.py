@@ -572,6 +572,62 @@ def test_real_modules_are_rewritten_exactly(path):
     assert len(result.source.splitlines()) <= len(code.splitlines()) + 2
 
 
+# ----------------------------------------------------------------------------- fallback
+
+
+def test_an_edit_that_comes_out_wrong_is_regenerated_from_the_tree(monkeypatch, caplog):
+    """Should the in-place edit ever change the program, the check catches it and the plan is
+    applied to the tree instead (printed by ast.unparse): still the program plus hooks."""
+    import mle_gym.instrument.static as static
+
+    monkeypatch.setattr(static, "splice", lambda text, tree, plan: text + "\ninjected_by_a_bug = 1\n")
+    with caplog.at_level(logging.ERROR, logger="mle_gym.instrument.static"):
+        result = STATIC.instrument(SKLEARN_PROGRAM)
+    assert "regenerating" in caplog.text
+    assert result.milestones == REPORTED
+    assert_only_hooks_added(result)
+    assert "injected_by_a_bug" not in result.source
+
+
+def test_when_both_rewrites_fail_the_program_runs_unchanged(monkeypatch, caplog):
+    import mle_gym.instrument.static as static
+
+    def broken(*args):
+        raise RuntimeError("a bug in the rewrite")
+
+    monkeypatch.setattr(static, "splice", broken)
+    monkeypatch.setattr(static, "regenerate", broken)
+    with caplog.at_level(logging.ERROR, logger="mle_gym.instrument.static"):
+        result = STATIC.instrument(SKLEARN_PROGRAM)
+    assert (result.source, result.milestones) == (SKLEARN_PROGRAM, ())
+    assert "regenerating the program failed" in caplog.text
+
+
+def test_the_check_tells_hooks_from_other_changes():
+    from mle_gym.instrument.check import same_program, strip_hooks, tree_dump
+
+    original = tree_dump(ast.parse(SKLEARN_PROGRAM))
+    source = STATIC.instrument(SKLEARN_PROGRAM).source
+    assert same_program(source, original) is True
+    assert same_program(source.replace("LogisticRegression(", "LogisticRegression(C=2, "),
+                        original) is False
+    assert same_program(source + "\n(", original) is False  # does not parse
+    _, names = strip_hooks(ast.parse(source))
+    assert sorted(set(names)) == sorted(REPORTED)
+
+
+def test_instrument_modules_use_no_private_names_of_their_siblings():
+    """Each module of the package uses what its siblings export, not their internals."""
+    import mle_gym.instrument as package
+
+    folder = Path(package.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mle_gym"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"
+
+
 # ----------------------------------------------------------------------------- speed
 
 

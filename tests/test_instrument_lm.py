@@ -9,7 +9,7 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 
-from mle_gym.instrument import StaticInstrumenter, get_instrumenter
+from mle_gym.instrument import InstrumentedProgram, StaticInstrumenter, get_instrumenter
 from mle_gym.instrument.lm import (
     ChatBackend,
     LMInstrumenter,
@@ -260,6 +260,21 @@ def test_bad_answers_are_cached_too(chat_server):
     lm = lm_for(chat_server)
     notes = {lm.instrument(PROGRAM).note for _ in range(3)}
     assert len(notes) == 1 and len(chat_server.chat_requests) == 1
+
+
+def test_the_fallback_is_an_instrumenter_object(chat_server):
+    class Nameless:
+        def instrument(self, code: str) -> InstrumentedProgram:
+            return InstrumentedProgram(code, code, ())
+
+    chat_server.answers.append(answer("prose_only"))
+    lm = lm_for(chat_server, fallback=Nameless())
+    program = lm.instrument(PROGRAM)
+    assert (program.source, program.milestones) == (PROGRAM, ())
+    assert program.note.startswith("Nameless fallback: ")
+    # Names are the registry's: get_instrumenter("static") is the object for a name.
+    with pytest.raises(TypeError, match=r"get_instrumenter\('static'\)"):
+        lm_for(chat_server, fallback="static")
 
 
 def test_lm_by_name_needs_an_endpoint_and_reads_the_environment(chat_server, monkeypatch):

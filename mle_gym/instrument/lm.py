@@ -47,7 +47,7 @@ from mle_gym.instrument.lm_backends import (
 )
 from mle_gym.instrument.markdown import extract_code
 from mle_gym.instrument.milestones import DESCRIPTIONS, HOOK, REPORTED, in_order
-from mle_gym.instrument.source import normalise, parse
+from mle_gym.instrument.source import normalise, parse, parses
 from mle_gym.instrument.static import StaticInstrumenter
 from mle_gym.instrument.threadsafe import AST_LOCK
 from mle_gym.llm import ChatClient
@@ -159,17 +159,9 @@ def _answer_code(answer: str) -> str:
     """The program in the model's answer: its python code block, or the bare answer when it
     is itself a program with milestone calls."""
     code = extract_code(answer)
-    if code is answer and not (HOOK in answer and _parses(answer)):
+    if code is answer and not (HOOK in answer and parses(answer)):
         raise RewriteRejected("lm answer has no ```python code block")
     return code
-
-
-def _parses(text: str) -> bool:
-    try:
-        parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 def verify_rewrite(original: str, answer: str) -> tuple[str, tuple[str, ...]]:

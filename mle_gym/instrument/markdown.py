@@ -6,11 +6,10 @@ through unchanged.
 
 from __future__ import annotations
 
-import ast
 import re
-import warnings
 
 from mle_gym.instrument.base import MAX_PROGRAM_CHARS
+from mle_gym.instrument.source import parses
 from mle_gym.instrument.threadsafe import AST_LOCK
 
 # An opening fence: up to any indentation, 3+ backticks or tildes, an optional info string.
@@ -62,12 +61,8 @@ def extract_code(text: str) -> str:
     candidates = [body for lang, body in _fenced_blocks(text) if lang in _PYTHON_TAGS]
     if not candidates:
         return text
-    try:
-        with AST_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-        return text
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        pass
+    with AST_LOCK:
+        if parses(text):
+            return text
     # max() keeps the first of equally long blocks.
     return max(candidates, key=len)

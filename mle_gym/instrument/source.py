@@ -43,6 +43,15 @@ def parse(text: str) -> ast.Module:
         return ast.parse(text)
 
 
+def parses(text: str) -> bool:
+    """Whether ``text`` parses (as :func:`parse`; too deep or too big counts as no)."""
+    try:
+        parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 def compile_tree(tree: ast.Module) -> None:
     """Errors Python reports only when compiling (``return`` outside a function, ...)."""
     with warnings.catch_warnings():

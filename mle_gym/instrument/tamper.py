@@ -20,8 +20,8 @@ from __future__ import annotations
 import ast
 import re
 import unicodedata
-import warnings
 
+from mle_gym.instrument.source import parse
 from mle_gym.instrument.threadsafe import AST_LOCK
 
 # Attributes that lead to frames, closures, globals/builtins dicts or code objects.
@@ -113,9 +113,8 @@ def find_tampering(code: str) -> str | None:
     sys._getframe"``), or None. A program that does not parse is not judged here."""
     text = unicodedata.normalize("NFKC", code)
     try:
-        with AST_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text)
+        with AST_LOCK:
+            tree = parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     inspect_names = {"inspect"}
