@@ -1,7 +1,8 @@
 """Run agents x tasks x seeds through the rollout pool and append one record per episode.
 
-Each episode is a short loop on the host (the agent writes a program, the pool runs it, the
-agent reads the observation); many episodes run at once, and their programs share the
+Each episode is the one episode loop (:func:`mle_gym.agents.episode.play`) on the host, its
+programs run by the pool (the agent writes a program, the pool runs it, the agent reads the
+observation an :class:`mle_gym.episode.Episode` composes); many episodes run at once, and their programs share the
 pool's bounded set of sandboxes, so a slow program never holds up another episode's agent.
 Finished episodes are written as they end; a rerun skips them (see ``store.py``).
 """
@@ -12,15 +13,21 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mle_gym import __version__
 from mle_gym.agents import load_agent
-from mle_gym.env import MLEEnv
-from mle_gym.instrument import extract_code
+from mle_gym.agents.episode import PoolStepper, StepFailed, StepRecord, play
+from mle_gym.data import prepare
+from mle_gym.episode import Episode
 from mle_gym.leaderboard.store import EpisodeSpec, ResultsStore, RunWriter
-from mle_gym.step import StepOutcome
+from mle_gym.limits import validate_data
+from mle_gym.options import RuntimeOptions
+from mle_gym.pool.base import JobRunner
+from mle_gym.prompt import task_prompt
+from mle_gym.spec import TaskSpec, load_task
+from mle_gym.step import resolve_limits
 
 
 @dataclass
@@ -54,15 +61,37 @@ def plan(
 
 
 class EpisodeRunner:
-    """Plays one episode: the env builds observations, the pool runs the programs."""
+    """Plays one episode: the pool runs the programs, an Episode composes the observations.
+
+    Each task's prompt and the pool's jobs share one set of resolved limits (the options'
+    or the task's own, :func:`mle_gym.step.resolve_limits`), decided here once per task.
+    """
 
     def __init__(self, pool: Any, env_options: dict[str, Any]) -> None:
         self.pool = pool
         self.env_options = env_options
+        self._setups: dict[str, tuple[TaskSpec, str, RuntimeOptions]] = {}
+        self._lock = threading.Lock()
+
+    def setup(self, spec: EpisodeSpec) -> tuple[TaskSpec, str, RuntimeOptions]:
+        """(task, its prompt, the options its jobs run with), prepared once per task."""
+        options = RuntimeOptions.of({"data": spec.data, **self.env_options})
+        key = f"{spec.task} {options.key()}"
+        with self._lock:
+            if key not in self._setups:
+                task = load_task(spec.task)
+                with JobRunner._prepare_lock:  # the pool's workers may prepare it too
+                    data = prepare(task, validate_data(options.data), options.data_seed)
+                limits = resolve_limits(task, data.flavour, options)
+                prompt = task_prompt(task, data.public, limits["time_limit"],
+                                     limits["memory_limit"], limits["cpus"])
+                resolved = RuntimeOptions.of(options, time_limit=limits["time_limit"],
+                                             memory_limit=limits["memory_limit"],
+                                             cpus=limits["cpus"])
+                self._setups[key] = (task, prompt, resolved)
+            return self._setups[key]
 
     def __call__(self, spec: EpisodeSpec, stop: threading.Event) -> dict[str, Any]:
-        from mle_gym.pool import StepJob
-
         started = time.time()
         record: dict[str, Any] = {
             "key": spec.key(),
@@ -72,53 +101,32 @@ class EpisodeRunner:
             "mle_gym_version": __version__,
             "started": started,
         }
-        options = {"data": spec.data, **self.env_options}
-        env = MLEEnv(spec.task, max_steps=spec.max_steps, **options)
+        task, prompt, options = self.setup(spec)
         try:
             agent = load_agent(spec.agent, **spec.agent_args)
-            if callable(getattr(agent, "reset", None)):
-                agent.reset(env.spec_task.slug, spec.seed)
-            obs, _ = env.reset(seed=spec.seed)
-            done = False
-            while not done and not stop.is_set():
-                if spec.time_budget is not None and time.time() - started >= spec.time_budget:
-                    record["stopped"] = "time budget"
-                    break
-                t0 = time.monotonic()
-                code = extract_code(agent.act(obs))
-                thinking = time.monotonic() - t0
-                job = StepJob(task=spec.task, program=code, options=options, tag=spec.key())
-                result = self.pool.submit(job).result()
-                if result.error:
-                    record["error"] = f"step {len(record['steps']) + 1}: {result.error}"
-                    break
-                outcome = StepOutcome(info=result.info)
-                obs, reward, terminated, truncated, info = env.advance(code, outcome)
-                record["steps"].append(
-                    {
-                        "reward": float(reward),
-                        "score": None if info["score"] is None else float(info["score"]),
-                        "private_score": result.private_score,
-                        "valid": bool(info["valid_submission"]),
-                        "duration": float(info["duration"]),
-                        "milestones": list(info["milestones"]),
-                        "invalid_reason": info["invalid_reason"],
-                        "timed_out": bool(info["timed_out"]),
-                        "agent_seconds": round(thinking, 3),
-                    }
-                )
-                if callable(getattr(agent, "observe", None)):
-                    agent.observe(float(reward), info)
-                done = terminated or truncated
-            if stop.is_set() and not done:
+            episode = Episode(task, prompt, max_steps=spec.max_steps)
+            budget = None if spec.time_budget is None else spec.time_budget - (time.time() - started)
+            result = play(
+                PoolStepper(self.pool, episode, options, tag=spec.key()), agent,
+                seed=spec.seed, max_seconds=budget, stop=stop,
+                on_step=lambda step: record["steps"].append(step_record(step)),
+            )
+            if result.stopped == "time budget":
+                record["stopped"] = "time budget"
+            elif result.stopped == "interrupted":
                 record["error"] = "interrupted"
+        except StepFailed as exc:  # the pool had no result: cancelled, or a worker broke
+            record["error"] = "interrupted" if stop.is_set() else str(exc)
         except Exception as exc:  # an agent that raises ends its episode, not the run
             record["error"] = f"{type(exc).__name__}: {exc}"
-        finally:
-            env.close()
         record["wall_seconds"] = round(time.time() - started, 3)
         record["valid"] = any(s["valid"] for s in record["steps"])
         return record
+
+
+def step_record(step: StepRecord) -> dict[str, Any]:
+    """One step as the results store keeps it."""
+    return {**asdict(step), "agent_seconds": round(step.agent_seconds, 3)}
 
 
 def run(
