@@ -80,9 +80,10 @@ class Episode:
         """The valid step with the best public score (what a submitter would pick)."""
         return None if self._best_step is None else self.results[self._best_step]
 
-    def record(self, result: StepResult) -> StepResult:
-        """Add one step's result; returns it numbered as this episode's step."""
-        result = result.numbered(self.steps + 1)
+    def record(self, result: StepResult, number: int | None = None) -> StepResult:
+        """Add one step's result; returns it numbered as this episode's step (or ``number``:
+        the TRL adapter counts validations too)."""
+        result = result.numbered(self.steps + 1 if number is None else number)
         self.results.append(result)
         self.history.append(result.attempt())
         if self.best.offer(self.history[-1]):

@@ -32,11 +32,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from mle_gym.diagnostics import format_diagnostics
-from mle_gym.instrument import extract_code
-from mle_gym.prompt import Attempt, clip, observation, task_prompt
+from mle_gym.episode import Episode
+from mle_gym.options import NAMES as RUNTIME_OPTIONS
+from mle_gym.options import RuntimeOptions
+from mle_gym.prompt import Attempt, clip
 from mle_gym.reward import compute_reward
 from mle_gym.sandbox import Sandbox, SandboxError, make_sandbox
-from mle_gym.step import StepOutcome, TaskRuntime, Validation, run_step, validate_step
+from mle_gym.step import StepResult, TaskRuntime, Validation, run_step, validate_step
 
 EpisodeReward = Literal["best", "last"]
 EPISODE_REWARDS = ("best", "last")
@@ -89,16 +91,10 @@ class MLEGymToolEnv:
             raise ValueError("name a task, e.g. MLEGymToolEnv('spooky-author'); `mle-gym tasks` lists them")
         if runtime is not None and task is not None and task not in (runtime.spec.slug, runtime.spec.kaggle_id):
             raise ValueError(f"task {task!r} does not match the runtime's task {runtime.spec.slug!r}")
-        self.runtime = runtime or TaskRuntime.create(
-            task,
-            data=data,
-            data_seed=data_seed,
-            time_limit=time_limit,
-            memory_limit=memory_limit,
-            cpus=cpus,
-            instrumenter=instrumenter,
-            reward=reward,
-        )
+        self.runtime = runtime or TaskRuntime.create(task, RuntimeOptions(
+            data=data, data_seed=data_seed, time_limit=time_limit, memory_limit=memory_limit,
+            cpus=cpus, instrumenter=instrumenter, reward=reward,
+        ))
         self.task = self.runtime.spec.slug
         self.max_tool_calls = int(max_tool_calls)
         self.episode_reward: EpisodeReward = episode_reward
@@ -106,8 +102,7 @@ class MLEGymToolEnv:
         self._sandbox_choice = sandbox
         self._sandbox: Sandbox | None = sandbox if isinstance(sandbox, Sandbox) else None
         rt = self.runtime
-        base = task_prompt(rt.spec, rt.data.public, rt.time_limit, rt.memory_limit, rt.cpus)
-        self._base_prompt = base.split(_ANSWER_REQUEST)[0] + "\n\n" + self._tools_section()
+        self._base_prompt = rt.prompt().split(_ANSWER_REQUEST)[0] + "\n\n" + self._tools_section()
         # What an empty program earns: the reward of a rollout that never ran anything.
         self.failure_reward, _ = compute_reward(rt.reward_config, rt.anchors, milestones=0, score=None)
         self._clear()
@@ -121,9 +116,8 @@ class MLEGymToolEnv:
         ``previous`` column (a program, or a dict with ``program``, ``score``, ``stdout``...)
         makes it an improve prompt, as in the paper's self-improvement training.
         """
-        self._clear()
-        attempt = Attempt.from_previous(previous) if previous else None
-        text = observation(self._base_prompt, [], attempt)
+        self._clear(Attempt.from_previous(previous) if previous else None)
+        text = self.episode.observation
         return ("\n\n" + text) if _has_text(row.get("prompt")) else text
 
     def run_code(self, code: str) -> str:
@@ -144,12 +138,11 @@ class MLEGymToolEnv:
             return refusal
         self._calls += 1
         try:
-            outcome = run_step(self.runtime, self._get_sandbox(), extract_code(code), step=self._calls)
+            result = run_step(self.runtime, self._get_sandbox(), code, step=self._calls)
         except SandboxError as exc:
             self._sandbox_error = str(exc)
             return f"The sandbox failed (not your program): {exc}"
-        self._runs.append(outcome)
-        return self._run_report(outcome)
+        return self._run_report(self.episode.record(result, number=self._calls))
 
     def validate(self, code: str) -> str:
         """Run a complete Python program and check only the submission's format.
@@ -168,7 +161,7 @@ class MLEGymToolEnv:
             return refusal
         self._calls += 1
         try:
-            checked = validate_step(self.runtime, self._get_sandbox(), extract_code(code))
+            checked = validate_step(self.runtime, self._get_sandbox(), code)
         except SandboxError as exc:
             self._sandbox_error = str(exc)
             return f"The sandbox failed (not your program): {exc}"
@@ -183,7 +176,7 @@ class MLEGymToolEnv:
                 f"the sandbox failed during a {self.task} rollout, so its reward is unknown: "
                 f"{self._sandbox_error}"
             )
-        if not self._runs:
+        if not self.episode.results:
             return float(self.failure_reward)
         rewards = self.rewards
         return float(max(rewards) if self.episode_reward == "best" else rewards[-1])
@@ -193,12 +186,12 @@ class MLEGymToolEnv:
     @property
     def rewards(self) -> list[float]:
         """Each ``run_code`` reward of this episode, in order."""
-        return [outcome.reward for outcome in self._runs]
+        return [result.reward for result in self.episode.results]
 
     @property
     def durations(self) -> list[float]:
         """Seconds each ``run_code`` program ran in this episode, in order."""
-        return [float(outcome.info["duration"]) for outcome in self._runs]
+        return [float(result.duration) for result in self.episode.results]
 
     @property
     def total_duration(self) -> float:
@@ -208,12 +201,12 @@ class MLEGymToolEnv:
     @property
     def steps(self) -> list[dict[str, Any]]:
         """The ``info`` dict of each ``run_code`` (as ``env.step`` returns it)."""
-        return [outcome.info for outcome in self._runs]
+        return [result.info() for result in self.episode.results]
 
     @property
     def private_scores(self) -> list[float | None]:
         """Each run's private-half score (for evaluation harnesses; never shown to the model)."""
-        return [None if o.grade is None else float(o.grade.private) for o in self._runs]
+        return [result.private_score for result in self.episode.results]
 
     @property
     def calls_left(self) -> int:
@@ -234,8 +227,10 @@ class MLEGymToolEnv:
             self._sandbox.close()
             self._sandbox = None
 
-    def _clear(self) -> None:
-        self._runs: list[StepOutcome] = []
+    def _clear(self, previous: Attempt | None = None) -> None:
+        # The episode's runs (run_code); validations are counted apart, as calls.
+        self.episode = Episode(self.runtime.spec, self._base_prompt, max_steps=None,
+                               previous=previous)
         self._validations: list[Validation] = []
         self._calls = 0
         self._sandbox_error: str | None = None
@@ -279,24 +274,23 @@ class MLEGymToolEnv:
             parts.append("Standard error (tail):\n" + clip(stderr, self.output_chars))
         return parts
 
-    def _run_report(self, outcome: StepOutcome) -> str:
-        info = outcome.info
+    def _run_report(self, run: StepResult) -> str:
         spec = self.runtime.spec
-        if info["valid_submission"]:
+        if run.valid_submission:
             better = "lower" if spec.direction == "lower" else "higher"
-            result = f"valid submission, public {spec.metric} {info['score']:.5g} ({better} is better)"
-            if info["no_model_trained"]:
+            result = f"valid submission, public {spec.metric} {run.score:.5g} ({better} is better)"
+            if run.no_model_trained:
                 result += "; but no model was trained, so it earns the failure reward"
         else:
-            result = f"no valid submission: {info['invalid_reason'] or 'unknown reason'}"
+            result = f"no valid submission: {run.invalid_reason or 'unknown reason'}"
         parts = [
-            f"Run {self._calls} of {self.max_tool_calls}: {result}. Ran {info['duration']:.1f} s.",
-            f"Milestones reached: {', '.join(info['milestones']) or 'none'}.",
+            f"Run {self._calls} of {self.max_tool_calls}: {result}. Ran {run.duration:.1f} s.",
+            f"Milestones reached: {', '.join(run.milestones) or 'none'}.",
         ]
-        reported = format_diagnostics(info["diagnostics"])
+        reported = format_diagnostics(run.diagnostics)
         if reported:
             parts.append("Your program reported:\n" + reported)
-        parts += self._streams(info["stdout_tail"], info["stderr_tail"], not info["valid_submission"])
+        parts += self._streams(run.stdout_tail, run.stderr_tail, not run.valid_submission)
         parts.append(f"Runs left: {self.calls_left}.")
         return "\n".join(parts)
 
@@ -330,13 +324,14 @@ class EnvironmentFactory:
     """
 
     def __init__(self, task: str = "spooky-author", **options: Any) -> None:
-        runtime_keys = ("data", "data_seed", "time_limit", "memory_limit", "cpus", "instrumenter", "reward")
         env_keys = ("max_tool_calls", "episode_reward", "output_chars")
-        unknown = sorted(set(options) - {*runtime_keys, *env_keys, "sandbox"})
+        unknown = sorted(set(options) - {*RUNTIME_OPTIONS, *env_keys, "sandbox"})
         if unknown:
-            known = ", ".join((*runtime_keys, "sandbox", *env_keys))
+            known = ", ".join((*RUNTIME_OPTIONS, "sandbox", *env_keys))
             raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {known}")
-        self.runtime = TaskRuntime.create(task, **{k: options[k] for k in runtime_keys if k in options})
+        self.runtime = TaskRuntime.create(
+            task, RuntimeOptions.of({k: options[k] for k in RUNTIME_OPTIONS if k in options})
+        )
         choice = options.get("sandbox", "auto")
         self.sandbox = make_sandbox(choice)
         self._owns_sandbox = not isinstance(choice, Sandbox)
