@@ -49,9 +49,10 @@ from accelerate.utils import gather_object
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
-from mle_gym.instrument import extract_code
+from mle_gym.episode import Best, Episode
+from mle_gym.options import RuntimeOptions
 from mle_gym.pool import RolloutPool, StepJob
-from mle_gym.prompt import Attempt, observation, task_prompt
+from mle_gym.prompt import Attempt
 from mle_gym.step import TaskRuntime
 
 # --------------------------------------------------------------------------------------------
@@ -195,57 +196,45 @@ class EnvReward:
 
     __name__ = "env_reward"  # TRL names the reward in its logs after this
 
-    def __init__(self, runtime: TaskRuntime, pool: RolloutPool, options: dict[str, Any]) -> None:
+    def __init__(
+        self, runtime: TaskRuntime, pool: RolloutPool, options: RuntimeOptions | dict[str, Any]
+    ) -> None:
         self.runtime = runtime
         self.pool = pool
-        self.options = options
-        self.best: Attempt | None = None
+        self.options = RuntimeOptions.of(options)
+        self._best = Best(runtime.spec)
         self._last: list[Rollout] = []
+
+    @property
+    def best(self) -> Attempt | None:
+        """The best valid program so far (by the task's metric), with its output."""
+        return self._best.attempt
 
     def run(self, programs: Sequence[str]) -> list[Rollout]:
         """Submit every program at once; the pool runs ``workers`` of them at a time."""
         task = self.runtime.spec.slug
-        handles = [
-            self.pool.submit(StepJob(task, program, dict(self.options))) for program in programs
-        ]
+        handles = [self.pool.submit(StepJob(task, program, self.options)) for program in programs]
         rollouts = []
         for handle, program in zip(handles, programs, strict=True):
             result = handle.result()
-            if result.error is not None:  # infrastructure, not the program: no learning signal
+            step = result.step
+            if step is None:  # infrastructure, not the program: no learning signal
                 rollouts.append(Rollout(None, 0.0, True, None, 0, program, error=result.error))
                 continue
-            info = result.info
-            failed = bool(
-                info["timed_out"] or not info["valid_submission"] or info["no_model_trained"]
-            )
+            failed = step.timed_out or not step.valid_submission or step.no_model_trained
             rollouts.append(
                 Rollout(
-                    reward=float(result.reward),
-                    duration=float(result.duration),
+                    reward=float(step.reward),
+                    duration=float(step.duration),
                     failed=failed,
-                    score=info["score"],
-                    milestones=len(info["milestones"]),
+                    score=step.score,
+                    milestones=len(step.milestones),
                     program=program,
                 )
             )
-            self._remember(rollouts[-1], info)
+            if not failed:
+                self._best.offer(step.attempt())
         return rollouts
-
-    def _remember(self, rollout: Rollout, info: dict[str, Any]) -> None:
-        if rollout.failed or rollout.score is None:
-            return
-        if self.best is None or self.runtime.spec.better(rollout.score, self.best.score):
-            self.best = Attempt(
-                program=extract_code(rollout.program),
-                milestones=list(info["milestones"]),
-                score=float(rollout.score),
-                valid=True,
-                duration=rollout.duration,
-                stdout=info["stdout_tail"],
-                stderr=info["stderr_tail"],
-                reward=rollout.reward,
-                diagnostics=info.get("diagnostics") or {},
-            )
 
     def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
         self._last = self.run([text_of(c) for c in completions])
@@ -275,21 +264,16 @@ class Prompts:
     """The task's observation texts. Improve prompts show ``reward.best`` when it is set."""
 
     def __init__(self, runtime: TaskRuntime, reward: EnvReward) -> None:
-        self.base = task_prompt(
-            runtime.spec,
-            runtime.data.public,
-            runtime.time_limit,
-            runtime.memory_limit,
-            runtime.cpus,
-        )
+        self.spec = runtime.spec
+        self.base = runtime.prompt()
         self.reward = reward
 
     def scratch(self) -> str:
-        return observation(self.base, [], None)
+        return Episode(self.spec, self.base).observation
 
     def improve(self) -> str | None:
         best = self.reward.best
-        return None if best is None else observation(self.base, [], best)
+        return None if best is None else Episode(self.spec, self.base, previous=best).observation
 
     def dataset(self, rows: int) -> Dataset:
         """Rows alternate scratch and improve; an improve row's text is filled in per batch
@@ -488,10 +472,11 @@ def grpo_config(args: argparse.Namespace) -> GRPOConfig:
 
 def train(args: argparse.Namespace) -> DurationAwareGRPOTrainer:
     """Build everything from ``args``, train, save the policy; returns the trainer."""
-    runtime = TaskRuntime.create(
-        args.task, data=args.data, data_seed=args.data_seed, time_limit=args.time_limit
-    )
-    options = {"data": args.data, "data_seed": args.data_seed, "time_limit": runtime.time_limit}
+    options = RuntimeOptions(data=args.data, data_seed=args.data_seed, time_limit=args.time_limit)
+    runtime = TaskRuntime.create(args.task, options)
+    # The pool's runtimes run under the limits this one resolved: one source of truth.
+    options = RuntimeOptions.of(options, time_limit=runtime.time_limit,
+                                memory_limit=runtime.memory_limit, cpus=runtime.cpus)
     with RolloutPool(backend="local", workers=args.workers, sandbox=args.sandbox) as pool:
         reward = EnvReward(runtime, pool, options)
         prompts = Prompts(runtime, reward)

@@ -26,7 +26,10 @@ import warnings
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mle_gym.step import StepResult, TaskRuntime
 
 SCHEMA = "mle-gym-trajectory/1"
 
@@ -83,6 +86,42 @@ FIELDS: dict[str, str] = {
     "extra_info": "json",  # info keys not listed above (e.g. added by other wrappers)
 }
 JSON_FIELDS = tuple(name for name, kind in FIELDS.items() if kind == "json")
+
+
+def trajectory_fields(result: StepResult, runtime: TaskRuntime, data_seed: int) -> dict[str, Any]:
+    """The columns of a record that come from the step itself and the task's runtime."""
+    grade, lite = result.grade, runtime.data.flavour == "lite"
+    return {
+        "task": runtime.spec.slug,
+        "env_id": runtime.spec.env_id,
+        "data": runtime.data.flavour,
+        "data_seed": data_seed if lite else None,
+        "extracted_program": result.program,
+        "instrumented_program": result.instrumented,
+        "submission_sha256": result.submission_sha256,
+        "stdout_tail": result.stdout_tail,
+        "stderr_tail": result.stderr_tail,
+        "milestones": list(result.milestones),
+        "milestone_times": result.milestone_times,
+        "diagnostics": result.diagnostics,
+        "score": result.score,
+        "private_score": None if grade is None else grade.private,
+        "private_full_score": None if grade is None else grade.score,
+        "valid": result.valid_submission,
+        "invalid_reason": result.invalid_reason,
+        "no_model_trained": result.no_model_trained,
+        "reward_components": result.reward_components,
+        "reward_preset": runtime.reward_config.preset,
+        "duration": result.duration,
+        "timed_out": result.timed_out,
+        "oom": result.oom,
+        "exit_code": result.exit_code,
+        "time_limit": runtime.time_limit,
+        "memory_limit": runtime.memory_limit,
+        "cpus": runtime.cpus,
+        "instrumenter": result.instrumenter,
+        "instrumenter_note": result.instrumenter_note,
+    }
 
 
 def _plain(value: Any) -> Any:

@@ -12,8 +12,7 @@ from typing import Any
 import gymnasium as gym
 
 import mle_gym
-from mle_gym.instrument import extract_code
-from mle_gym.trajectories import FIELDS, SCHEMA, TrajectoryWriter
+from mle_gym.trajectories import FIELDS, SCHEMA, TrajectoryWriter, trajectory_fields
 from mle_gym.wrappers.rewards import program_sha256
 
 # info keys the record stores under their own column (the rest go to ``extra_info``).
@@ -93,52 +92,25 @@ class RecordTrajectory(gym.Wrapper):
     ) -> dict[str, Any]:
         base = self.env.unwrapped
         runtime = base.runtime
-        grade = base.last_grade
+        result = base.last_result
         program = action if isinstance(action, str) else None
         image = self._image(base)
-        record: dict[str, Any] = {
+        return {
             "schema": SCHEMA,
             "run_id": self.run_id,
             "episode": self.episode,
-            "step": info.get("step"),
-            "task": runtime.spec.slug,
-            "env_id": runtime.spec.env_id,
-            "data": runtime.data.flavour,
-            "data_seed": base.data_seed if runtime.data.flavour == "lite" else None,
             "reset_seed": self._reset_seed,
             "mode": self._mode,
             "observation": self._observation,
             "program": program,
-            "extracted_program": None if program is None else extract_code(program),
-            "instrumented_program": base.last_instrumented,
             "program_sha256": None if program is None else program_sha256(program),
-            "submission_sha256": info.get("submission_sha256"),
-            "stdout_tail": info.get("stdout_tail"),
-            "stderr_tail": info.get("stderr_tail"),
-            "milestones": list(info.get("milestones", [])),
-            "milestone_times": info.get("milestone_times"),
-            "diagnostics": info.get("diagnostics"),
-            "score": info.get("score"),
-            "private_score": None if grade is None else grade.private,
-            "private_full_score": None if grade is None else grade.score,
-            "valid": bool(info.get("valid_submission")),
-            "invalid_reason": info.get("invalid_reason"),
-            "no_model_trained": bool(info.get("no_model_trained")),
+            **trajectory_fields(result, runtime, base.data_seed),
+            # info as the caller got it: a wrapper may have added keys or shaped the reward.
+            "step": info.get("step"),
             "reward": reward,
             "raw_reward": info.get("raw_reward", info.get("reward", reward)),
-            "reward_components": info.get("reward_components"),
-            "reward_preset": runtime.reward_config.preset,
-            "duration": info.get("duration"),
-            "timed_out": bool(info.get("timed_out")),
-            "oom": bool(info.get("oom")),
-            "exit_code": info.get("exit_code"),
             "terminated": bool(terminated),
             "truncated": bool(truncated),
-            "time_limit": runtime.time_limit,
-            "memory_limit": runtime.memory_limit,
-            "cpus": runtime.cpus,
-            "instrumenter": info.get("instrumenter"),
-            "instrumenter_note": info.get("instrumenter_note"),
             # A program that never ran (unparsable) has no backend in info; the env has one.
             "sandbox": info.get("sandbox") or base.sandbox.name,
             "image": image,
@@ -147,7 +119,6 @@ class RecordTrajectory(gym.Wrapper):
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             "extra_info": {k: v for k, v in info.items() if k not in _INFO_COLUMNS} or None,
         }
-        return record
 
     def _image(self, base: Any) -> str | None:
         """The Docker image the sandbox runs, and its id (looked up once per image)."""
