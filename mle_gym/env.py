@@ -93,7 +93,7 @@ class MLEEnv(gym.Env[str, str]):
         sandbox: str | Sandbox = "auto",
         instrumenter: str | Instrumenter | None = None,
         reward: str | RewardConfig | dict | None = None,
-        max_steps: int = DEFAULT_MAX_STEPS,
+        max_steps: int | None = None,
         time_limit: float | None = None,
         memory_limit: str | None = None,
         cpus: float | None = None,
@@ -104,7 +104,8 @@ class MLEEnv(gym.Env[str, str]):
         # The cheap checks first: the data, limits and reward are checked by
         # RuntimeOptions and TaskRuntime.create, before any data is prepared.
         check_sandbox(sandbox)
-        check_max_steps(max_steps)
+        if max_steps is not None:
+            check_max_steps(max_steps)
         check_mode(mode)
         check_render_mode(render_mode)
         options = RuntimeOptions(data=data, data_seed=data_seed, time_limit=time_limit,
@@ -118,7 +119,9 @@ class MLEEnv(gym.Env[str, str]):
         self.anchors = runtime.anchors
         self.instrumenter = runtime.instrumenter
         self.reward_config = runtime.reward_config
-        self.max_steps = int(max_steps)
+        # None: the registry's max_episode_steps (EpisodeLength sets it), else the default.
+        self.max_steps_given = max_steps is not None
+        self.max_steps = DEFAULT_MAX_STEPS if max_steps is None else int(max_steps)
         self.mode = mode
         self.render_mode = render_mode
         self._sandbox_choice: str | Sandbox = sandbox
@@ -269,6 +272,45 @@ class MLEEnv(gym.Env[str, str]):
             f"[{self.spec_task.slug} step {info['step']}] reward {info['reward']:.3f}  "
             f"score {score}  {info['duration']:.1f}s  milestones {','.join(info['milestones'])}"
         )
+
+
+class EpisodeLength(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Makes Gymnasium's TimeLimit and the env's own step count agree on the episode length.
+
+    The length has two spellings: ``gym.make(id, max_episode_steps=N)`` (Gymnasium's, a
+    TimeLimit the env cannot see) and the env's ``max_steps=N``, which the env needs itself to
+    refuse a step after truncation (ResetNeeded). ``gym.make`` puts this wrapper outside the
+    TimeLimit; it reads both once: an explicit ``max_steps`` sets the TimeLimit's count (it
+    would otherwise cut at the registry's default), else the env takes the TimeLimit's.
+    Passing both with different values is an error.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        super().__init__(env)
+        base = env.unwrapped
+        limit = _time_limit(env)
+        if limit is None or not isinstance(base, MLEEnv):
+            return
+        steps = limit._max_episode_steps
+        if not base.max_steps_given:
+            base.max_steps = steps
+        elif base.max_steps != steps:
+            if steps != DEFAULT_MAX_STEPS:
+                raise ValueError(
+                    f"max_steps={base.max_steps} and max_episode_steps={steps} disagree; "
+                    "give one of them (they mean the same: programs per episode)"
+                )
+            limit._max_episode_steps = base.max_steps  # the registry's default, overridden
+            limit._cached_spec = None
+
+
+def _time_limit(env: gym.Env) -> gym.wrappers.TimeLimit | None:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return env
+        env = env.env
+    return None
 
 
 def check_sandbox(sandbox: Any) -> None:

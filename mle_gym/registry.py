@@ -12,10 +12,16 @@ group, so the ids exist once ``mle_gym`` is imported. Where that import cannot b
 from __future__ import annotations
 
 import gymnasium as gym
+from gymnasium.envs.registration import WrapperSpec
 
 from mle_gym.spec import all_tasks
 
 ENTRY_POINT = "mle_gym.env:MLEEnv"
+# Programs per episode: the registry's max_episode_steps, so gym.make adds Gymnasium's
+# TimeLimit; the env's max_steps keyword and gym.make's max_episode_steps both set it.
+DEFAULT_MAX_STEPS = 3
+# Agrees the TimeLimit and the env's own count (mle_gym.env.EpisodeLength explains why).
+EPISODE_LENGTH = WrapperSpec("EpisodeLength", "mle_gym.env:EpisodeLength", kwargs={})
 
 
 def register_all() -> list[str]:
@@ -30,6 +36,8 @@ def register_all() -> list[str]:
                     entry_point=ENTRY_POINT,
                     kwargs={"task": spec.slug},
                     disable_env_checker=False,
+                    max_episode_steps=DEFAULT_MAX_STEPS,
+                    additional_wrappers=(EPISODE_LENGTH,),
                 )
             ids.append(env_id)
     return ids
