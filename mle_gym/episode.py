@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from mle_gym.limits import DEFAULT_MAX_STEPS
 from mle_gym.prompt import Attempt, observation
-from mle_gym.registry import DEFAULT_MAX_STEPS
 from mle_gym.spec import TaskSpec
 from mle_gym.step import StepResult
 

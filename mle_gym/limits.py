@@ -24,6 +24,9 @@ MIN_CPUS = 0.01  # Docker's smallest quota; smaller values round to 0, i.e. no q
 MAX_CPUS = 4096.0
 MIN_DISK = 1 << 20  # 1 MiB: room for a submission file
 MAX_DISK = 1 << 50
+# Programs per episode: the registry's max_episode_steps and Episode's default. Here, in
+# the lowest layer, because both the light registry and the episode need it.
+DEFAULT_MAX_STEPS = 3
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", re.IGNORECASE)
 _SCALE = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

@@ -14,12 +14,12 @@ from __future__ import annotations
 import gymnasium as gym
 from gymnasium.envs.registration import WrapperSpec
 
+from mle_gym.limits import DEFAULT_MAX_STEPS
 from mle_gym.spec import all_tasks
 
 ENTRY_POINT = "mle_gym.env:MLEEnv"
-# Programs per episode: the registry's max_episode_steps, so gym.make adds Gymnasium's
+# DEFAULT_MAX_STEPS is the registry's max_episode_steps, so gym.make adds Gymnasium's
 # TimeLimit; the env's max_steps keyword and gym.make's max_episode_steps both set it.
-DEFAULT_MAX_STEPS = 3
 # Agrees the TimeLimit and the env's own count (mle_gym.env.EpisodeLength explains why).
 EPISODE_LENGTH = WrapperSpec("EpisodeLength", "mle_gym.env:EpisodeLength", kwargs={})
 
