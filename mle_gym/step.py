@@ -10,13 +10,11 @@ the adapters all call it, so a program earns the same reward whichever way it ar
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from mle_gym.data import TaskData, prepare
+from mle_gym.data import TaskData, file_sha256, prepare
 from mle_gym.diagnostics import extract_diagnostics
 from mle_gym.grading import Grade, Grader, InvalidSubmission
 from mle_gym.grading.sentinel import no_model_reason
@@ -396,14 +394,6 @@ def validate_step(runtime: TaskRuntime, sandbox: Sandbox, action: str) -> Valida
         stdout_tail=ran.stdout_tail,
         stderr_tail=ran.stderr_tail,
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def why_stopped(runtime: TaskRuntime, timed_out: bool, oom: bool, exit_code: int | None) -> str:
