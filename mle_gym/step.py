@@ -226,6 +226,11 @@ class _Ran:
     submission_sha256: str | None = None
     problem: str | None = None  # why there is no submission to grade
 
+    def facts(self) -> dict[str, Any]:
+        """The fields a StepResult takes from the run, as they are."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "problem"}
+
 
 def _refusal(code: str) -> str | None:
     """Why a program is refused before it is instrumented, or None."""
@@ -328,25 +333,15 @@ def run_step(runtime: TaskRuntime, sandbox: Sandbox, action: str, step: int = 0)
     return StepResult(
         program=code,
         step=step,
-        duration=ran.duration,
-        milestones=ran.milestones,
-        milestone_times=ran.milestone_times,
+        **ran.facts(),
         valid_submission=valid,
         score=score,
         invalid_reason=reason,
-        exit_code=ran.exit_code,
-        timed_out=ran.timed_out,
-        oom=ran.oom,
         no_model_trained=bool(valid and no_model),
         no_model_reason=no_model if valid else None,
         tampering=tampering,
-        stdout_tail=ran.stdout_tail,
-        stderr_tail=ran.stderr_tail,
-        diagnostics=ran.diagnostics,
         instrumenter=getattr(runtime.instrumenter, "name", "custom"),
         instrumenter_note=getattr(program, "note", None),
-        sandbox=ran.sandbox,
-        submission_sha256=ran.submission_sha256,
         reward=reward,
         reward_components=parts,
         grade=grade,
