@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mle_gym.sandbox.base import RunRequest, RunResult, parse_memory
+
 MIN_FREE_BYTES = 2 << 30  # below this, an image build or a large step may fail
 DOCTOR_DISK = "32m"  # the lockdown probe checks that /step and /tmp get this size
 MIN_ENGINE_MAJOR = 20  # cgroup v2 and the options the backend uses need Docker 20.10+
@@ -152,19 +154,24 @@ def _probe_dir() -> Path:
     return folder
 
 
-def check_lockdown(client: Any) -> Check:
-    from mle_gym.sandbox.base import RunRequest, parse_memory
+def _probe(client: Any, program: str, **limits: Any) -> RunResult:
+    """Run ``program`` in a cold container on an empty public folder (its submission, if
+    any, is gone when this returns: the probes report on stdout)."""
     from mle_gym.sandbox.cold import DockerSandbox
 
     public = _probe_dir()
     try:
         sandbox = DockerSandbox(client=client, build=False)
-        request = RunRequest(program=LOCKDOWN_PROBE, public_dir=public, time_limit=30,
-                             memory_limit="256m", cpus=1, disk_limit=DOCTOR_DISK)
-        with sandbox.run(request) as result:
-            error, out, err = result.sandbox_error, result.stdout, result.stderr
+        with sandbox.run(RunRequest(program=program, public_dir=public, cpus=1, **limits)) as result:
+            return result
     finally:
         shutil.rmtree(public, ignore_errors=True)
+
+
+def check_lockdown(client: Any) -> Check:
+    result = _probe(client, LOCKDOWN_PROBE, time_limit=30, memory_limit="256m",
+                    disk_limit=DOCTOR_DISK)
+    error, out, err = result.sandbox_error, result.stdout, result.stderr
     if error:
         return _fail("container lockdown", f"the test container failed: {error}",
                      "run `docker info` and `mle-gym sandbox build`; see the message above")
@@ -198,18 +205,8 @@ def check_lockdown(client: Any) -> Check:
 
 
 def check_memory_limit(client: Any) -> Check:
-    from mle_gym.sandbox.base import RunRequest
-    from mle_gym.sandbox.cold import DockerSandbox
-
-    public = _probe_dir()
-    try:
-        sandbox = DockerSandbox(client=client, build=False)
-        request = RunRequest(program=OOM_PROBE, public_dir=public, time_limit=60,
-                             memory_limit="64m", cpus=1)
-        with sandbox.run(request) as result:
-            error, oom, code = result.sandbox_error, result.oom, result.exit_code
-    finally:
-        shutil.rmtree(public, ignore_errors=True)
+    result = _probe(client, OOM_PROBE, time_limit=60, memory_limit="64m")
+    error, oom, code = result.sandbox_error, result.oom, result.exit_code
     if error:
         return _fail("memory limit", f"the test container failed: {error}",
                      "run `docker info`; see the message above")

@@ -208,6 +208,21 @@ def read_channel(read_fd: int, secret: str, started: float, milestones: list) ->
                 start = end + 1
 
 
+def start_program(program: str, cwd: str, env: dict, channel: Channel) -> subprocess.Popen:
+    """Start ``program`` under the milestone bootstrap, its output piped for capture (step
+    and warm supervisor alike)."""
+    return subprocess.Popen(
+        [sys.executable, "-u", "-c", BOOTSTRAP, program],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=channel.pass_fds,
+        start_new_session=True,  # its own process group, so a kill reaches its children
+    )
+
+
 def capture(child: subprocess.Popen, channel: Channel, started: float) -> tuple:
     """Start threads collecting the child's stdout, stderr and milestones (name, seconds
     since ``started``, each name once); returns (stdout, stderr, milestones, threads)."""
@@ -450,16 +465,7 @@ def main() -> int:
     channel = Channel(env)
     oom_before = oom_kills()
     started = time.monotonic()
-    child = subprocess.Popen(
-        [sys.executable, "-u", "-c", BOOTSTRAP, os.path.join(ctl, "program.py")],
-        cwd=config["cwd"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=channel.pass_fds,
-        start_new_session=True,  # its own process group, so a kill reaches its children
-    )
+    child = start_program(os.path.join(ctl, "program.py"), config["cwd"], env, channel)
     channel.started()
     out, err, milestones, threads = capture(child, channel, started)
     timed_out = False

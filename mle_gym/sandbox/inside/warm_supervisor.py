@@ -42,14 +42,12 @@ import os
 import select
 import signal
 import stat
-import subprocess
 import sys
 import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from step_supervisor import (  # noqa: E402 - copied next to this file
-    BOOTSTRAP,
     Channel,
     capture,
     full_places,
@@ -57,6 +55,7 @@ from step_supervisor import (  # noqa: E402 - copied next to this file
     remove_tree,
     report,
     send_file,
+    start_program,
     submission_check,
 )
 
@@ -252,16 +251,7 @@ class Supervisor:
         oom_before = oom_kills()
         self.drain()
         started = time.monotonic()
-        child = subprocess.Popen(
-            [sys.executable, "-u", "-c", BOOTSTRAP, program],
-            cwd=request.get("cwd", STEP),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=channel.pass_fds,
-            start_new_session=True,  # its own process group, so a kill reaches its children
-        )
+        child = start_program(program, request.get("cwd", STEP), env, channel)
         # Popen returns after the exec, so the program is dumpable and its /proc files are
         # writable by this user (this process's own are not: it is non-dumpable).
         raise_oom_score(child.pid)
