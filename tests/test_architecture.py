@@ -28,21 +28,22 @@ ROOT = Path(mle_gym.__file__).resolve().parent
 # The drawn shape, bottom up: a module may import its own layer and the layers below.
 # An entry names a module or a whole package (``mle_gym.sandbox`` covers its submodules).
 LAYERS: list[tuple[str, list[str]]] = [
-    ("foundations: task specs, limits and runtime options, diagnostics, the chat client, "
-     "trajectory files",
+    ("foundations: task specs, limits and runtime options, diagnostics, the chat client",
      ["mle_gym.spec", "mle_gym.limits", "mle_gym.options", "mle_gym.diagnostics",
-      "mle_gym.llm", "mle_gym.trajectories"]),
+      "mle_gym.llm"]),
     ("task data: lite generation, full preparation, the cache and its integrity",
      ["mle_gym.data", "mle_gym.full_data"]),
     ("the parts of a step: instrument, sandbox, grade, reward, prompt",
      ["mle_gym.instrument", "mle_gym.sandbox", "mle_gym.grading", "mle_gym.reward",
       "mle_gym.prompt"]),
-    ("one step: program in, graded result and reward out",
+    ("one step: program in, StepResult out",
      ["mle_gym.step"]),
-    ("episodes and the ways to step through them: the env and its registration, the pool, "
-     "agents, wrappers",
-     ["mle_gym.episode", "mle_gym.env", "mle_gym.registry", "mle_gym", "mle_gym.pool",
-      "mle_gym.agents", "mle_gym.wrappers"]),
+    ("an episode's memory and the record of its steps, however they were run",
+     ["mle_gym.episode", "mle_gym.trajectories"]),
+    ("ways to run episodes: the env and its registration, the pool, agents and their loop, "
+     "wrappers",
+     ["mle_gym.env", "mle_gym.registry", "mle_gym", "mle_gym.pool", "mle_gym.agents",
+      "mle_gym.wrappers"]),
     ("clients of episodes: trainer adapters, the leaderboard",
      ["mle_gym.integrations", "mle_gym.leaderboard"]),
     ("entry points: the command line and the demo",
