@@ -15,7 +15,7 @@ import gymnasium as gym
 from gymnasium.envs.registration import WrapperSpec
 
 from mle_gym.limits import DEFAULT_MAX_STEPS
-from mle_gym.spec import all_tasks
+from mle_gym.task_folders import task_names
 
 ENTRY_POINT = "mle_gym.env:MLEEnv"
 # DEFAULT_MAX_STEPS is the registry's max_episode_steps, so gym.make adds Gymnasium's
@@ -27,14 +27,14 @@ EPISODE_LENGTH = WrapperSpec("EpisodeLength", "mle_gym.env:EpisodeLength", kwarg
 def register_all() -> list[str]:
     """Register ``mle/<slug>-v0`` and ``mle/<kaggle-id>-v0`` for every task; return the ids."""
     ids = []
-    for spec in all_tasks():
-        for name in dict.fromkeys((spec.slug, spec.kaggle_id)):
+    for slug, kaggle_id in task_names():  # names only: the specs load when an env is made
+        for name in dict.fromkeys((slug, kaggle_id)):
             env_id = f"mle/{name}-v0"
             if env_id not in gym.registry:
                 gym.register(
                     id=env_id,
                     entry_point=ENTRY_POINT,
-                    kwargs={"task": spec.slug},
+                    kwargs={"task": slug},
                     disable_env_checker=False,
                     max_episode_steps=DEFAULT_MAX_STEPS,
                     additional_wrappers=(EPISODE_LENGTH,),

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from pathlib import Path
 from types import ModuleType
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mle_gym.task_folders import read_yaml, tasks_root  # noqa: F401 (tasks_root's old home)
 
 Direction = Literal["lower", "higher"]
 
@@ -124,20 +124,6 @@ class TaskSpec(BaseModel):
         return self.full_scores if flavour == "full" else self.lite_scores
 
 
-def tasks_root() -> Path:
-    """Where the task folders are: an override, the wheel's copy, or the source tree."""
-    override = os.environ.get("MLE_GYM_TASKS_DIR")
-    if override:
-        return Path(override)
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_tasks", here.parent / "tasks"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        "mle-gym cannot find its tasks folder; reinstall the package or set MLE_GYM_TASKS_DIR"
-    )
-
-
 @functools.cache
 def load_task(slug: str) -> TaskSpec:
     """Load one task by slug or Kaggle id."""
@@ -152,7 +138,7 @@ def load_task(slug: str) -> TaskSpec:
 def all_tasks() -> tuple[TaskSpec, ...]:
     specs = []
     for yaml_path in sorted(tasks_root().glob("*/task.yaml")):
-        raw = yaml.safe_load(yaml_path.read_text())
+        raw = read_yaml(yaml_path)
         specs.append(TaskSpec(**raw, folder=yaml_path.parent))
     return tuple(specs)
 

@@ -29,7 +29,7 @@ ROOT = Path(mle_gym.__file__).resolve().parent
 # An entry names a module or a whole package (``mle_gym.sandbox`` covers its submodules).
 LAYERS: list[tuple[str, list[str]]] = [
     ("foundations: task specs, limits and runtime options, diagnostics, the chat client",
-     ["mle_gym.spec", "mle_gym.limits", "mle_gym.options", "mle_gym.diagnostics",
+     ["mle_gym.spec", "mle_gym.task_folders", "mle_gym.limits", "mle_gym.options", "mle_gym.diagnostics",
       "mle_gym.llm"]),
     ("task data: lite generation, full preparation, the cache and its integrity",
      ["mle_gym.data", "mle_gym.full_data"]),
