@@ -6,8 +6,15 @@ ran, normalised by the batch mean:
     grad J = E[ sum_k  (dt_k / mean dt) * grad log pi(a_k | s_k) * A(s_k, a_k) ]
 
 so that slow, strong programs (gradient boosting, stacks) are not crowded out by fast, weak
-ones. We charge a floor time (no weight is 0) and charge a program that timed out or never
-produced a valid submission the full time limit. ``--no-duration-weights`` turns it off.
+ones. We charge a floor time (no weight is 0); ``--charge-failures`` charges a program that
+timed out or never produced a valid submission the full time limit; ``--duration-norm
+running|batch`` picks D (a running mean of consumed durations by default, or the batch mean);
+``--no-duration-weights`` turns it off. The weights live in ``baselines/duration_weights.py``.
+
+This trainer is the *synchronous control*. TRL's GRPOTrainer waits for the whole batch, so
+every sample of a batch is learned from whatever its duration: the 1/dt bias the weights
+correct cannot arise here, and the weights only tilt learning towards slow programs. The
+paper's setting, results consumed in completion order, is ``baselines/async_grpo.py``.
 
 The hook: TRL's GRPOTrainer computes per-sample advantages in
 ``_generate_and_score_completions``; we multiply them by the weights there. For every TRL
@@ -49,6 +56,12 @@ from accelerate.utils import gather_object
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
+from baselines.duration_weights import (  # noqa: F401  (re-exported: the weights live there)
+    NORMS,
+    DurationNormaliser,
+    charged_duration,
+    duration_weights,
+)
 from mle_gym.episode import Best, Episode
 from mle_gym.options import RuntimeOptions
 from mle_gym.pool import RolloutPool, StepJob
@@ -98,6 +111,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--duration-floor", type=float, default=1.0, help="seconds charged at least")
     p.add_argument(
+        "--duration-norm",
+        default="running",
+        choices=NORMS,
+        help="D in dt/D: running mean of consumed durations, or the batch mean",
+    )
+    p.add_argument(
+        "--charge-failures",
+        action="store_true",
+        help="charge a failed or timed-out program the full time limit (default: its own duration)",
+    )
+    p.add_argument(
         "--no-duration-weights",
         dest="duration_weighting",
         action="store_false",
@@ -128,39 +152,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------------------------
-# 2. The weights: charged time / batch mean.
+# 2. The weights: charged time / D (baselines/duration_weights.py, shared with the async trainer).
 # --------------------------------------------------------------------------------------------
-
-
-def charged_duration(duration: float, failed: bool, time_limit: float, floor: float) -> float:
-    """Seconds a sample is charged: the full limit when it failed, else at least ``floor``."""
-    return float(time_limit) if failed else max(float(duration), float(floor))
-
-
-def duration_weights(
-    durations: Sequence[float],
-    failed: Sequence[bool],
-    time_limit: float,
-    floor: float = 1.0,
-    enabled: bool = True,
-) -> list[float]:
-    """Per-sample weights dt_k / mean(dt): positive, averaging 1 over the batch.
-
-    ``failed`` marks programs that timed out or wrote no valid submission: they are charged
-    ``time_limit``. With ``enabled=False`` every weight is 1 (plain GRPO).
-    """
-    if len(durations) != len(failed):
-        raise ValueError(f"{len(durations)} durations but {len(failed)} failure flags")
-    if not enabled or not durations:
-        return [1.0] * len(durations)
-    if floor <= 0:
-        raise ValueError("the duration floor must be positive, or a weight could be 0")
-    charged = [
-        charged_duration(d, f, time_limit, floor) for d, f in zip(durations, failed, strict=True)
-    ]
-    mean = sum(charged) / len(charged)
-    return [c / mean for c in charged]
-
 
 # --------------------------------------------------------------------------------------------
 # 3. The reward: run each completion as an env step, remember its duration.
@@ -326,6 +319,8 @@ class DurationAwareGRPOTrainer(GRPOTrainer):
         prompts: Prompts | None = None,
         duration_weighting: bool = True,
         duration_floor: float = 1.0,
+        duration_norm: str = "running",
+        charge_failures: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -333,6 +328,9 @@ class DurationAwareGRPOTrainer(GRPOTrainer):
         self.prompts = prompts
         self.duration_weighting = duration_weighting
         self.duration_floor = duration_floor
+        self.normaliser = DurationNormaliser(
+            duration_norm, duration_floor, charge_failures, enabled=duration_weighting
+        )
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         inputs = self._fill_improve_prompts(inputs)
@@ -345,13 +343,13 @@ class DurationAwareGRPOTrainer(GRPOTrainer):
             )
         mode = "train" if self.model.training else "eval"
         everything = gather_object(rollouts)  # every process's batch, in process order
-        weights = duration_weights(
-            [r.duration for r in everything],
-            [r.failed for r in everything],
-            time_limit=self.env_reward.runtime.time_limit,
-            floor=self.duration_floor,
-            enabled=self.duration_weighting,
-        )
+        durations = [r.duration for r in everything]
+        failed = [r.failed for r in everything]
+        limit = self.env_reward.runtime.time_limit
+        if mode == "train":  # only training batches move the running mean
+            weights = self.normaliser.weights(durations, failed, limit)
+        else:
+            weights = [1.0] * len(everything)
         if mode == "train":
             start = self.accelerator.process_index * len(rollouts)
             local = torch.tensor(weights[start : start + len(rollouts)], dtype=torch.float32)
@@ -377,15 +375,16 @@ class DurationAwareGRPOTrainer(GRPOTrainer):
     def _log_rollouts(self, mode: str, rollouts: list[Rollout], weights: list[float]) -> None:
         """Durations, weights and env outcomes, averaged into the trainer's log history."""
         limit = self.env_reward.runtime.time_limit
-        charged = [
-            charged_duration(r.duration, r.failed, limit, self.duration_floor) for r in rollouts
-        ]
+        charged = self.normaliser.charge(
+            [r.duration for r in rollouts], [r.failed for r in rollouts], limit
+        )
         n = max(len(rollouts), 1)
         w = torch.tensor(weights or [1.0])
         metrics = {
             "duration/mean": sum(r.duration for r in rollouts) / n,
             "duration/max": max((r.duration for r in rollouts), default=0.0),
             "duration/charged_mean": sum(charged) / n,
+            "duration/running_mean": self.normaliser.running_mean,
             "duration_weight/mean": w.mean().item(),
             "duration_weight/min": w.min().item(),
             "duration_weight/max": w.max().item(),
@@ -492,6 +491,8 @@ def train(args: argparse.Namespace) -> DurationAwareGRPOTrainer:
             prompts=prompts,
             duration_weighting=args.duration_weighting,
             duration_floor=args.duration_floor,
+            duration_norm=args.duration_norm,
+            charge_failures=args.charge_failures,
         )
         started = time.perf_counter()
         trainer.train()

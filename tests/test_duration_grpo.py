@@ -53,11 +53,39 @@ def test_floor_keeps_every_weight_positive() -> None:
         duration_weights([0.0, 1.0], [False, False], time_limit=60, floor=0.0)
 
 
-def test_failed_and_timed_out_programs_are_charged_the_time_limit() -> None:
-    # A crash after 0.5 s weighs as much as a program that ran the whole 10 s limit.
+def test_failures_are_charged_their_own_duration_unless_asked() -> None:
+    # The paper's default: each action its own duration (the 0.5 s crash is floored to 1 s).
     weights = duration_weights([2.0, 0.5, 10.0], [False, True, True], time_limit=10, floor=1.0)
+    assert weights == pytest.approx([2 / 13 * 3, 1 / 13 * 3, 10 / 13 * 3])
+    # The option: a crash after 0.5 s weighs as much as a program that ran the whole limit.
+    weights = duration_weights(
+        [2.0, 0.5, 10.0], [False, True, True], time_limit=10, floor=1.0, charge_failures=True
+    )
     assert weights == pytest.approx([2 / 22 * 3, 10 / 22 * 3, 10 / 22 * 3])
     assert weights[1] == weights[2] > weights[0]
+    assert parse_args(["--charge-failures"]).charge_failures is True
+    assert parse_args([]).charge_failures is False
+
+
+def test_running_norm_lets_an_all_fast_batch_weigh_less_than_one() -> None:
+    from baselines.duration_weights import DurationNormaliser
+
+    running = DurationNormaliser("running", floor=1.0)
+    batch = DurationNormaliser("batch", floor=1.0)
+    slow_first = [10.0, 10.0, 2.0, 2.0]
+    assert running.weights(slow_first, [False] * 4, 60) == pytest.approx([10 / 6, 10 / 6, 2 / 6, 2 / 6])
+    # Then a batch of only fast results: D is the mean of all 8 consumed (4 s), not 2 s.
+    fast = running.weights([2.0] * 4, [False] * 4, 60)
+    assert fast == pytest.approx([0.5] * 4) and running.running_mean == pytest.approx(4.0)
+    batch.weights(slow_first, [False] * 4, 60)
+    assert batch.weights([2.0] * 4, [False] * 4, 60) == pytest.approx([1.0] * 4)
+    # The floor holds in both norms, and the running mean counts floored charges.
+    assert min(running.weights([0.0, 0.0], [True, True], 60)) > 0
+    assert running.running_mean == pytest.approx((24 + 8 + 2) / 10)
+    assert parse_args([]).duration_norm == "running"
+    assert parse_args(["--duration-norm", "batch"]).duration_norm == "batch"
+    with pytest.raises(ValueError, match="norm"):
+        DurationNormaliser("median")
 
 
 def test_weighting_off_gives_all_ones() -> None:
