@@ -269,6 +269,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.task, sandbox=args.sandbox)
 
 
+def cmd_model_serve(args: argparse.Namespace) -> int:
+    from mle_gym.models.engines import load_engine
+    from mle_gym.models.server import ModelHTTPServer, serve_forever
+
+    engine = load_engine(args.model, backend=args.backend, ctx=args.ctx, threads=args.threads)
+    server = ModelHTTPServer(engine, args.name or args.model, port=args.port, verbose=args.verbose)
+    print(f"serving {server.model_name} ({engine.backend}, ctx {engine.ctx}, {engine.threads} "
+          f"thread(s)) at {server.url}\n  export MLE_GYM_LLM_BASE_URL={server.url} "
+          f"MLE_GYM_LLM_MODEL={server.model_name}", flush=True)
+    serve_forever(server)
+    print("model server stopped", flush=True)
+    return 0
+
+
 def package_version() -> str:
     """The installed distribution's version; the source tree's when it is not installed."""
     from importlib.metadata import PackageNotFoundError, version
@@ -355,6 +369,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox", default="auto", choices=["auto", "docker", "docker-warm", "local"])
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("model", help="local models: serve one behind an OpenAI-compatible API")
+    msub = p.add_subparsers(dest="action", required=True)
+    m = msub.add_parser("serve", help="serve a .gguf file, a model folder or a cached Hub id "
+                        "on 127.0.0.1 (POST /v1/chat/completions, GET /health)")
+    m.add_argument("model", help="a .gguf file, a folder with config.json, or a Hub id already "
+                   "in the local cache (never downloaded)")
+    m.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (8000; 0 picks one)")
+    m.add_argument("--ctx", type=int, default=8192, help="context length in tokens (8192)")
+    m.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: half the cores, at least one)")
+    m.add_argument("--backend", default="transformers", choices=["transformers", "llama-cpp"],
+                   help="transformers (default; a GGUF is converted once) or llama-cpp "
+                   "(only when llama-cpp-python is installed)")
+    m.add_argument("--name", default=None, help="the model name clients send (default: MODEL)")
+    m.add_argument("--verbose", action="store_true", help="log each request")
+    m.set_defaults(func=cmd_model_serve)
+
     from mle_gym.leaderboard.cli import add_parser as add_leaderboard
 
     add_leaderboard(sub)
@@ -365,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (KeyError, ValueError, RuntimeError, FileNotFoundError) as exc:
+    except (KeyError, ValueError, RuntimeError, FileNotFoundError, ImportError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"mle-gym: {message}", file=sys.stderr)
         return 2
