@@ -81,6 +81,12 @@ def get_reward_config(spec: str | RewardConfig | dict | None) -> RewardConfig:
     if isinstance(spec, RewardConfig):
         return spec
     if isinstance(spec, str):
+        if spec == "consensus":  # a group's reward: no single step can compute it
+            raise ValueError(
+                "reward='consensus' scores a group of submissions against each other, not one "
+                "step: use mle_gym.consensus.consensus_rewards, or mle_gym.pool.consensus."
+                "ConsensusReward for a pool batch or a GRPO group"
+            )
         if spec not in PRESETS:
             raise ValueError(f"unknown reward preset {spec!r}; known: {', '.join(PRESETS)}")
         return PRESETS[spec]

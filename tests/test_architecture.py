@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, list[str]]] = [
      ["mle_gym.data", "mle_gym.full_data"]),
     ("the parts of a step: instrument, sandbox, grade, reward, prompt",
      ["mle_gym.instrument", "mle_gym.sandbox", "mle_gym.grading", "mle_gym.reward",
-      "mle_gym.prompt"]),
+      "mle_gym.prompt", "mle_gym.consensus"]),
     ("one step: program in, StepResult out",
      ["mle_gym.step"]),
     ("an episode's memory and the record of its steps, however they were run",
