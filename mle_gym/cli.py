@@ -283,6 +283,42 @@ def cmd_model_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``mle-gym serve --task T``: the task as an OpenEnv server (needs mle-gym[openenv])."""
+    try:
+        from mle_gym.integrations.openenv import ServerOptions, serve
+    except ImportError as exc:
+        raise ImportError(f"mle-gym serve needs OpenEnv: pip install 'mle-gym[openenv]' ({exc})"
+                          ) from exc
+    options = ServerOptions(host=args.host, port=args.port, sandbox=args.sandbox,
+                            max_sessions=args.max_sessions, max_steps=args.max_steps,
+                            idle_timeout=args.idle_timeout)
+    runtime = {"data": args.data, "data_seed": args.data_seed, "time_limit": args.time_limit}
+    serve(args.task, options, **{k: v for k, v in runtime.items() if v is not None})
+    return 0
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve a task as an OpenEnv environment (WebSocket and HTTP)",
+                       description="Serve one task to RL trainers through OpenEnv: each "
+                       "WebSocket session gets its own episode and sandbox. Runs on the host, "
+                       "beside the Docker engine. Needs: pip install 'mle-gym[openenv]'.")
+    p.add_argument("--task", required=True, help="the task (`mle-gym tasks` lists them)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (8000)")
+    p.add_argument("--sandbox", default="docker-warm",
+                   choices=["auto", "docker", "docker-warm", "local"],
+                   help="each session's sandbox (docker-warm: one started container per session)")
+    p.add_argument("--max-sessions", type=int, default=4, help="concurrent sessions (4)")
+    p.add_argument("--max-steps", type=int, default=8, help="programs per episode (8)")
+    p.add_argument("--idle-timeout", type=float, default=600.0,
+                   help="seconds an idle session is kept before its containers go (600)")
+    p.add_argument("--data", default="lite")
+    p.add_argument("--data-seed", type=int, default=None, help="seed of the lite data (0)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds per program")
+    p.set_defaults(func=cmd_serve)
+
+
 def package_version() -> str:
     """The installed distribution's version; the source tree's when it is not installed."""
     from importlib.metadata import PackageNotFoundError, version
@@ -385,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--name", default=None, help="the model name clients send (default: MODEL)")
     m.add_argument("--verbose", action="store_true", help="log each request")
     m.set_defaults(func=cmd_model_serve)
+
+    add_serve_parser(sub)
 
     from mle_gym.leaderboard.cli import add_parser as add_leaderboard
 
