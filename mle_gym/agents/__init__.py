@@ -6,8 +6,13 @@ An agent is an object with one required method::
         def act(self, observation: str) -> str:   # the prompt in, a program (or markdown) out
             ...
 
-and two optional ones: ``reset(task: str, seed: int) -> None`` at the start of each
-episode, and ``observe(reward: float, info: dict) -> None`` after each step.
+and optional ones: ``reset(task: str, seed: int) -> None`` at the start of each
+episode, ``observe(reward: float, info: dict) -> None`` after each step, and a system-prompt
+hook, ``set_system_prompt(text: str) -> None`` or a ``system_prompt`` str attribute, for
+agents whose prompts can carry extra instructions (the lessons agent,
+:class:`mle_gym.lessons.LessonsAgent`, puts learnt lessons there; the ``llm`` agent has both).
+A harness that wraps agents that learn across episodes calls ``end_episode()`` when an
+episode is over, if the agent has it.
 
 Agents are named as ``module:Class`` (any importable class, constructed with no arguments
 or with the keyword arguments given), as ``path/to/file.py:Class``, or by a registered name
@@ -46,7 +51,7 @@ def register_agent(name: str, target: str) -> None:
 register_agent("template-fast", "mle_gym.agents.templates:FastTemplateAgent")
 register_agent("template-strong", "mle_gym.agents.templates:StrongTemplateAgent")
 register_agent("llm", "mle_gym.agents.llm_agent:LLMAgent")
-register_agent("aide", "mle_gym.agents.llm_agent:LLMAgent")
+register_agent("aide", "mle_gym.agents.aide:AIDEAgent")  # AIDE itself (aideml)
 
 
 def resolve(name: str) -> type:

@@ -134,6 +134,8 @@ class LLMAgent:
         self.max_debug = int(max_debug)
         self.num_drafts = int(num_drafts)
         self.max_tokens = max_tokens
+        # The agent protocol's optional system-prompt hook (the lessons agent writes here).
+        self.system_prompt: str = SYSTEM_PROMPT
         self.seed: int | None = None
         self.nodes: list[Node] = []
         self._lower_is_better = False  # read from the task prompt's metric line
@@ -141,6 +143,10 @@ class LLMAgent:
         self._info: dict[str, Any] | None = None  # from observe(), if the harness calls it
 
     # -- Agent protocol ---------------------------------------------------------------------
+
+    def set_system_prompt(self, text: str) -> None:
+        """The system message of every later request ("" for none)."""
+        self.system_prompt = str(text)
 
     def reset(self, task: str, seed: int | None = None) -> None:
         self.seed = seed
@@ -251,10 +257,8 @@ class LLMAgent:
                 parts.append(DEBUG + ("\n" + TRUNCATED if parent.truncated else ""))
             else:
                 parts.append(IMPROVE.format(duration=parent.duration))
-        return [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": "\n\n".join(parts)},
-        ]
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return [*system, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 __all__ = ["LLMAgent", "Node", "split_observation"]
