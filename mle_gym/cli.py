@@ -102,7 +102,8 @@ def _run_target(args: argparse.Namespace) -> tuple[str, str | None]:
             f"or an agent (`mle-gym run {task} --agent module:Class`)"
         )
     agent_only = [flag for flag, value in (("--seeds", args.seeds), ("--max-steps", args.max_steps),
-                  ("--agent-arg", args.agent_arg), ("--max-seconds", args.max_seconds)) if value]
+                  ("--agent-arg", args.agent_arg), ("--max-seconds", args.max_seconds),
+                  ("--lessons", args.lessons)) if value]
     if program and agent_only:
         raise ValueError(f"{', '.join(agent_only)} go with --agent; a program file runs as one step")
     return task, program
@@ -169,6 +170,10 @@ def _run_agent(args: argparse.Namespace, task: str) -> int:
     if os.getcwd() not in sys.path:  # the console script does not see the user's folder
         sys.path.insert(0, os.getcwd())
     agent = load_agent(args.agent, **_agent_kwargs(args.agent_arg))  # a bad agent fails first
+    if args.lessons:
+        from mle_gym.lessons.cli import wrap
+
+        agent = wrap(agent, args.lessons, args.reflector)
     seeds = args.seeds or [0]
     env = gym.make(spec.env_id, **_env_kwargs(args, args.max_steps))
     steps = env.unwrapped.max_steps
@@ -178,6 +183,8 @@ def _run_agent(args: argparse.Namespace, task: str) -> int:
             for seed in seeds:
                 result = run_episode(env, agent, seed=seed, max_seconds=args.max_seconds,
                                      on_step=lambda _: bar.update())
+                if callable(getattr(agent, "end_episode", None)):
+                    agent.end_episode()  # agents that learn across episodes (--lessons)
                 bar.update(steps - len(result.steps))  # an episode cut short by --max-seconds
                 results.append(result)
                 if not args.json:
@@ -391,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox", default="auto", choices=["auto", "docker", "docker-warm", "local"])
     p.add_argument("--time-limit", type=float, default=None)
     p.add_argument("--json", action="store_true")
+    from mle_gym.lessons.cli import add_run_options
+
+    add_run_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("grade", help="grade a submission file")
@@ -427,6 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mle_gym.leaderboard.cli import add_parser as add_leaderboard
 
     add_leaderboard(sub)
+    from mle_gym.lessons.cli import add_parser as add_lessons
+
+    add_lessons(sub)
     return parser
 
 

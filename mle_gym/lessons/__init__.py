@@ -12,18 +12,29 @@ lessons into supervised pairs without them, for distillation into the weights.
     mle-gym lessons show lessons.db
 """
 
-from mle_gym.lessons.agent import LessonsAgent, set_system_prompt
-from mle_gym.lessons.book import BookError, Lesson, LessonBook, metric_family, task_scopes
-from mle_gym.lessons.curate import Curator, credit_episode, similarity
-from mle_gym.lessons.distill import sft_pairs, write_pairs
-from mle_gym.lessons.reflect import (
-    AttemptRecord,
-    ModelReflector,
-    Reflection,
-    RuleReflector,
-    failure_signature,
-    parse_operations,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Imported when first used, so that the CLI's parser (which imports mle_gym.lessons.cli)
+# stays light.
+_WHERE = {
+    "LessonsAgent": "agent", "set_system_prompt": "agent",
+    "BookError": "book", "Lesson": "book", "LessonBook": "book", "metric_family": "book",
+    "task_scopes": "book",
+    "Curator": "curate", "credit_episode": "curate", "similarity": "curate",
+    "sft_pairs": "distill", "write_pairs": "distill",
+    "AttemptRecord": "reflect", "ModelReflector": "reflect", "Reflection": "reflect",
+    "RuleReflector": "reflect", "failure_signature": "reflect", "parse_operations": "reflect",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'mle_gym.lessons' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mle_gym.lessons.{_WHERE[name]}"), name)
+
 
 __all__ = [
     "AttemptRecord",
