@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     tasks = [load_task(t).slug for t in tasks]  # unknown names fail here, listing the known
     episodes = plan(
         args.agents, tasks, args.seeds, args.data, args.max_steps, args.time_budget,
-        _agent_args(args.agent_arg),
+        _agent_args(args.agent_arg), lessons=bool(args.lessons),
     )
     store = ResultsStore(args.results)
     # ``is not None``: --time-limit 0 is refused by the env, not read as "the default".
@@ -47,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = run(
             episodes, store, workers=args.workers, backend=args.backend, sandbox=args.sandbox,
             parallel_episodes=args.parallel_episodes, env_options=env_options,
-            progress=not args.quiet,
+            progress=not args.quiet, lessons=args.lessons, reflector=args.reflector,
         )
     except KeyboardInterrupt:
         saved = len(store.finished_keys() & {e.key() for e in episodes})
@@ -112,6 +112,9 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--build", action="store_true", help="build the page afterwards")
     r.add_argument("--no-paper", action="store_true", help="leave out the paper's numbers")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    from mle_gym.lessons.cli import add_run_options
+
+    add_run_options(r)  # --lessons BOOK: each agent runs as "<agent>+lessons"
     r.set_defaults(func=cmd_run)
 
     b = lsub.add_parser("build", help="aggregate the results store into LEADERBOARD.md and HTML")

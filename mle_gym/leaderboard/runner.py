@@ -29,6 +29,9 @@ from mle_gym.prompt import task_prompt
 from mle_gym.spec import TaskSpec, load_task
 from mle_gym.step import resolve_limits
 
+# An agent run with a lesson book is its own row: "<agent>+lessons" (``--lessons BOOK``).
+LESSONS_SUFFIX = "+lessons"
+
 
 @dataclass
 class RunSummary:
@@ -49,11 +52,15 @@ def plan(
     max_steps: int = 3,
     time_budget: float | None = None,
     agent_args: dict[str, dict[str, Any]] | None = None,
+    lessons: bool = False,
 ) -> list[EpisodeSpec]:
-    """Every (agent, task, seed) episode, tasks outermost so early results cover all agents."""
+    """Every (agent, task, seed) episode, tasks outermost so early results cover all agents.
+    ``lessons``: each agent runs with a lesson book, named ``<agent>+lessons``."""
     agent_args = agent_args or {}
+    suffix = LESSONS_SUFFIX if lessons else ""
     return [
-        EpisodeSpec(agent, task, seed, data, max_steps, time_budget, agent_args.get(agent, {}))
+        EpisodeSpec(agent + suffix, task, seed, data, max_steps, time_budget,
+                    agent_args.get(agent, {}))
         for task in tasks
         for seed in seeds
         for agent in agents
@@ -67,9 +74,12 @@ class EpisodeRunner:
     or the task's own, :func:`mle_gym.step.resolve_limits`), decided here once per task.
     """
 
-    def __init__(self, pool: Any, env_options: dict[str, Any]) -> None:
+    def __init__(self, pool: Any, env_options: dict[str, Any], lessons: str | None = None,
+                 reflector: str = "rule") -> None:
         self.pool = pool
         self.env_options = env_options
+        self.lessons = lessons  # the lesson book of "<agent>+lessons" episodes
+        self.reflector = reflector
         self._setups: dict[str, tuple[TaskSpec, str, RuntimeOptions]] = {}
         self._lock = threading.Lock()
 
@@ -103,7 +113,7 @@ class EpisodeRunner:
         }
         task, prompt, options = self.setup(spec)
         try:
-            agent = load_agent(spec.agent, **spec.agent_args)
+            agent = self._agent(spec, record)
             episode = Episode(task, prompt, max_steps=spec.max_steps)
             budget = None if spec.time_budget is None else spec.time_budget - (time.time() - started)
             result = play(
@@ -111,6 +121,8 @@ class EpisodeRunner:
                 seed=spec.seed, max_seconds=budget, stop=stop,
                 on_step=lambda step: record["steps"].append(step_record(step)),
             )
+            if callable(getattr(agent, "end_episode", None)):
+                agent.end_episode()  # a lessons agent credits, reflects and curates now
             if result.stopped == "time budget":
                 record["stopped"] = "time budget"
             elif result.stopped == "interrupted":
@@ -122,6 +134,18 @@ class EpisodeRunner:
         record["wall_seconds"] = round(time.time() - started, 3)
         record["valid"] = any(s["valid"] for s in record["steps"])
         return record
+
+
+    def _agent(self, spec: EpisodeSpec, record: dict[str, Any]) -> Any:
+        if not spec.agent.endswith(LESSONS_SUFFIX):
+            return load_agent(spec.agent, **spec.agent_args)
+        if not self.lessons:
+            raise ValueError(f"{spec.agent} needs a lesson book: run with --lessons BOOK")
+        from mle_gym.lessons.agent import LessonsAgent
+
+        inner = load_agent(spec.agent.removesuffix(LESSONS_SUFFIX), **spec.agent_args)
+        record["lessons"] = self.lessons
+        return LessonsAgent(inner, self.lessons, reflector=self.reflector)
 
 
 def step_record(step: StepRecord) -> dict[str, Any]:
@@ -140,12 +164,15 @@ def run(
     progress: bool = True,
     run_id: str | None = None,
     pool_options: dict[str, Any] | None = None,
+    lessons: str | None = None,
+    reflector: str = "rule",
 ) -> RunSummary:
     """Run the episodes not already in ``store``; append each record as it finishes.
 
     ``workers`` bounds the programs running at once (the pool's sandboxes);
     ``parallel_episodes`` bounds the episodes in flight (default: twice ``workers``, so an
-    agent can think while another episode's program runs).
+    agent can think while another episode's program runs). ``lessons``: the lesson book
+    that ``<agent>+lessons`` episodes read and teach (several episodes write it at once).
     """
     from tqdm.auto import tqdm
 
@@ -163,7 +190,7 @@ def run(
     bar = tqdm(total=len(todo), desc="episodes", unit="ep", disable=not progress)
     parallel = parallel_episodes or 2 * workers
     pool = RolloutPool(backend=backend, workers=workers, sandbox=sandbox, **(pool_options or {}))
-    play = EpisodeRunner(pool, env_options or {})
+    play = EpisodeRunner(pool, env_options or {}, lessons=lessons, reflector=reflector)
     try:
         with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="episode") as threads:
             queue = list(reversed(todo))
