@@ -161,7 +161,7 @@ def test_wrong_key_and_missing_endpoint_say_what_to_set(chat_server, monkeypatch
     for name in ("MLE_GYM_LLM_BASE_URL", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(LLMError, match="MLE_GYM_LLM_BASE_URL"):
-        load_agent("aide", model="m")
+        load_agent("llm", model="m")
 
 
 def test_defaults_come_from_the_environment(chat_server, monkeypatch, solutions):
@@ -170,7 +170,6 @@ def test_defaults_come_from_the_environment(chat_server, monkeypatch, solutions)
     monkeypatch.setenv("MLE_GYM_LLM_API_KEY", KEY)
     chat_server.api_key = KEY
     chat_server.answers.append(answer("Plan.", solutions["fast"]))
-    for name in ("llm", "aide"):
-        assert isinstance(load_agent(name), LLMAgent)
-    load_agent("aide").act(task_prompt())
+    assert isinstance(load_agent("llm"), LLMAgent)
+    load_agent("llm").act(task_prompt())
     assert chat_server.chat_requests[0].body["model"] == "test-model"
