@@ -177,6 +177,8 @@ class ConsensusScorer:
         for position, group in enumerate(groups):
             reps.setdefault(group, position)
         order = sorted(reps)
+        if not order:
+            return [r for r in results if r is not None]
         voters = Voters(self.spec.metric, [preds[voting[reps[g]]] for g in order], self.spec.metric_options)
         for position, i in enumerate(voting):
             own = groups[position]
