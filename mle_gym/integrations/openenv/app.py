@@ -86,10 +86,20 @@ class WatchDisconnect:
                     gone.set()
                     return
 
+        async def send_while_there(message: dict) -> None:
+            # Once the client is gone, openenv's handler still sends (the step's error, the
+            # close): nobody can read those, so they are dropped instead of raising.
+            if gone.is_set():
+                return
+            try:
+                await send(message)
+            except OSError:  # uvicorn's ClientDisconnected: the client left meanwhile
+                gone.set()
+
         reader = asyncio.ensure_future(pump())
         token = CLIENT_GONE.set(gone)
         try:
-            await self.app(scope, inbox.get, send)
+            await self.app(scope, inbox.get, send_while_there)
         finally:
             CLIENT_GONE.reset(token)
             reader.cancel()
