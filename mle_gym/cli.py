@@ -440,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mle_gym.lessons.cli import add_parser as add_lessons
 
     add_lessons(sub)
+    from mle_gym.experience.cli import add_parser as add_experience
+
+    add_experience(sub)
     return parser
 
 
