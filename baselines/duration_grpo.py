@@ -74,8 +74,13 @@ from mle_gym.step import TaskRuntime
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def build_parser(prog: str = "python -m baselines.duration_grpo") -> argparse.ArgumentParser:
+    """The options both trainers share (baselines/async_grpo.py adds its own)."""
     p = argparse.ArgumentParser(
-        prog="python -m baselines.duration_grpo",
+        prog=prog,
         description="Duration-aware GRPO (TRL) on an mle-gym task.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -85,8 +90,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--model",
         default="tiny",
-        help='"tiny" (random Qwen2, hidden 64, 2 layers, offline tokenizer; CPU) or a '
-        "Hugging Face id or local folder, e.g. Qwen/Qwen2.5-3B-Instruct",
+        help='"tiny" (random Qwen2, hidden 64, 2 layers, offline tokenizer; CPU), a .gguf '
+        "file (converted once, cached), a model folder, or a Hub id already in the local "
+        "cache, e.g. Qwen/Qwen2.5-3B-Instruct (never downloaded)",
     )
     p.add_argument("--output-dir", default="runs/duration-grpo")
     p.add_argument("--max-steps", type=int, default=100, help="optimizer steps")
@@ -131,24 +137,46 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--vllm-mode", default="colocate", choices=["colocate", "server"])
     p.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.35)
     p.add_argument("--bf16", action="store_true", help="bfloat16 weights and training (GPU)")
-    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument(
+        "--gradient-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="recompute activations to save memory (default: on for a real model on the CPU, "
+        "where it took one 135M-model step from 14.5 to 8.4 GB)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: half the cores, at least one; on a busy 2-core "
+        "machine one thread is much faster than two)",
+    )
     p.add_argument(
         "--warm-start-steps",
         type=int,
         default=None,
-        help="tiny model only: supervised steps on reference programs first (default 150)",
+        help="supervised steps on reference programs first (default: 150 for the tiny "
+        "model, 0 for a real one; a weak real model scores -1 everywhere without it, so "
+        "every advantage is 0 and nothing is learnt)",
+    )
+    p.add_argument(
+        "--warm-start-lr",
+        type=float,
+        default=None,
+        help="the warm start's learning rate (default: 5e-3 for the tiny model, 2e-5 for a "
+        "real one)",
     )
     p.add_argument(
         "--warm-start-programs",
         nargs="*",
         default=None,
-        help="tiny model only: programs to warm-start on (default: the task's solutions/*.py)",
+        help="programs to warm-start on (default: the task's solutions/*.py)",
     )
     p.add_argument("--logging-steps", type=int, default=1)
     p.add_argument("--save-steps", type=int, default=0, help="0: save only at the end")
     p.add_argument("--report-to", default="none", help='TRL/transformers loggers, e.g. "wandb"')
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    return p
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,6 +230,10 @@ class EnvReward:
     def best(self) -> Attempt | None:
         """The best valid program so far (by the task's metric), with its output."""
         return self._best.attempt
+
+    def offer(self, attempt: Attempt) -> None:
+        """A valid program run elsewhere (the async trainer) competes for ``best``."""
+        self._best.offer(attempt)
 
     def run(self, programs: Sequence[str]) -> list[Rollout]:
         """Submit every program at once; the pool runs ``workers`` of them at a time."""
@@ -410,26 +442,33 @@ def _nanmean(values: list[float | None]) -> float:
 def load_policy(
     args: argparse.Namespace, prompts: Prompts, runtime: TaskRuntime
 ) -> tuple[Any, Any]:
-    if args.model != "tiny":
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(args.model, padding_side="left")
-        return args.model, tokenizer  # GRPOTrainer loads it with model_init_kwargs
     from baselines.tiny_model import build_tiny_policy, warm_start
 
+    tiny = args.model == "tiny"
     if args.warm_start_programs:
         programs = [Path(p).read_text() for p in args.warm_start_programs]
     else:
         programs = list(reference_programs(runtime).values())
     scratch = prompts.scratch()
     improve = prompts.improve() or scratch
-    model, tokenizer = build_tiny_policy([scratch, improve, *programs], seed=args.seed)
-    steps = 150 if args.warm_start_steps is None else args.warm_start_steps
+    if tiny:
+        model, tokenizer = build_tiny_policy([scratch, improve, *programs], seed=args.seed)
+    else:  # by path: a .gguf file, a folder, or a Hub id in the local cache
+        from mle_gym.models import load_causal_lm
+
+        dtype = torch.bfloat16 if args.bf16 else torch.float32
+        model, tokenizer = load_causal_lm(args.model, dtype=dtype)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+    steps = args.warm_start_steps if args.warm_start_steps is not None else (150 if tiny else 0)
     if steps and programs:
+        lr = args.warm_start_lr or (5e-3 if tiny else 2e-5)
         answers = ["```python\n" + p.strip() + "\n```" for p in programs]
         pairs = [(scratch, a) for a in answers] + [(improve, a) for a in answers]
-        losses = warm_start(model, tokenizer, pairs, steps=steps, seed=args.seed)
-        print(f"[duration-grpo] tiny model warm-started: loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+        losses = warm_start(model, tokenizer, pairs, steps=steps, lr=lr, seed=args.seed)
+        print(f"[duration-grpo] {'tiny' if tiny else args.model} model warm-started "
+              f"({steps} steps, lr {lr:g}): loss {losses[0]:.2f} -> {losses[-1]:.2f}")
     return model, tokenizer
 
 
@@ -451,10 +490,10 @@ def grpo_config(args: argparse.Namespace) -> GRPOConfig:
         beta=args.beta,
         temperature=args.temperature,
         bf16=args.bf16,
-        model_init_kwargs=None
-        if args.model == "tiny"
-        else {"dtype": torch.bfloat16 if args.bf16 else "auto"},
-        gradient_checkpointing=args.gradient_checkpointing,
+        model_init_kwargs=None,  # load_policy loads every model itself
+        gradient_checkpointing=(not on_gpu and args.model != "tiny")
+        if args.gradient_checkpointing is None
+        else args.gradient_checkpointing,
         use_vllm=args.use_vllm,
         vllm_mode=args.vllm_mode,
         vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
@@ -471,6 +510,10 @@ def grpo_config(args: argparse.Namespace) -> GRPOConfig:
 
 def train(args: argparse.Namespace) -> DurationAwareGRPOTrainer:
     """Build everything from ``args``, train, save the policy; returns the trainer."""
+    from mle_gym.models import set_torch_threads
+
+    threads = set_torch_threads(args.threads)  # explicit: torch's default oversubscribes
+    print(f"[duration-grpo] torch threads: {threads}")
     options = RuntimeOptions(data=args.data, data_seed=args.data_seed, time_limit=args.time_limit)
     runtime = TaskRuntime.create(args.task, options)
     # The pool's runtimes run under the limits this one resolved: one source of truth.

@@ -1,0 +1,422 @@
+"""Asynchronous duration-aware GRPO on one mle-gym task, with TRL: the paper's setting.
+
+**Built how, and why.** A ``GRPOTrainer`` subclass that overlaps generation with learning,
+not an extension of TRL 1.16's ``trl.experimental.async_grpo``. That trainer generates only
+through a vLLM *server* (HTTP; no CPU path), packs sequences for a custom fused forward
+(``fused_lm_head``, tree attention), runs rollouts in a child process that scores whole
+groups, and bounds staleness by *dropping* samples older than ``max_staleness`` versions
+(``RolloutQueueDataset``): exactly the pattern that starves slow programs, since the late
+samples are the slow ones. Subclassing ``GRPOTrainer`` keeps TRL's generation (HF
+``generate`` on CPU, its own colocated or server vLLM integration with weight syncing under
+``--use-vllm``), its loss, logging and saving, and replaces only where a training batch comes
+from (``_prepare_inputs``).
+
+**The loop** (``baselines/async_loop.py``): ``--workers`` lanes each run one program at a time
+in the ``RolloutPool``. A free lane gets a new completion from the current policy as soon as
+admission allows, so programs run while the learner learns; the learner takes finished
+samples in completion order, ``--batch-size`` at a time. Each sample carries its behaviour
+policy version, per-token log-probabilities (vLLM's under ``--use-vllm``, else the trainer's
+own at generation time), reward and duration. Staleness is bounded by admission control: no
+new generation while an outstanding sample is ``--max-staleness`` (k) versions behind, and the
+learner waits for such a sample rather than update past it, so every sample is consumed at
+most k versions late and nothing finished is dropped.
+
+**Off-policy correction.** Per token, rho_t = min(pi_theta_now(a_t) / pi_behaviour(a_t),
+``--is-cap``), with pi_theta_now the policy at the update (the proximal policy of decoupled
+PPO). rho multiplies the advantage, which TRL's loss takes per token ((B, T) advantages), and
+the clipped PPO ratio is taken against pi_theta_now (``old_per_token_logps``). On-policy,
+rho = 1. The effective sample size of the sample weights, (sum w)^2 / sum w^2, is logged per
+update (``async/ess_fraction`` is ESS / n).
+
+**GRPO groups that finish at different times.** Completions are generated in groups (one
+prompt, ``--num-generations`` samples, generated together), but each member is consumed the
+moment it finishes, on its own. Its advantage is its reward minus a running baseline
+(exponential moving average of consumed rewards, ``--baseline-rate``) instead of its group's
+mean: a group mean would make the learner wait for the group's slowest member, which is
+lockstep again, with the slowest program setting the pace.
+
+**Where the 1/dt bias enters, and how the weights cancel it.** Let lane time be allocated to
+an action x in proportion to pi(x) (an agent that keeps improving its own kind of solution
+for a while: ``--regime episodes``). In a wall-clock window T a lane that spends pi(x)*T
+seconds on x finishes x about pi(x)*T/dt_x times, so the gradient of everything consumed in
+the window is
+
+    sum_k g_k  ~  sum_x (pi(x) T / dt_x) * A(x) grad log pi(x),
+
+the policy gradient reweighted by 1/dt_x: fast actions are over-learned. Multiplying each
+sample by dt_k / D gives
+
+    sum_x (pi(x) T / dt_x) * (dt_x / D) * A(x) grad log pi(x) = (T / D) * sum_x pi(x) A(x) grad log pi(x),
+
+the true gradient up to the positive scalar T/D, i.e. a learning-rate scale, *provided D does
+not depend on which actions the batch holds*. A running mean of consumed durations
+(``--duration-norm running``, the default) is nearly constant; the batch mean is not (a batch
+of only fast results has D = dt_fast and weights 1, so it is learned from at full strength:
+part of the bias comes back). When every job is a fresh draw (``--regime resample``), a
+lane's completions are draws from pi whatever their duration (renewal: a slow draw holds its
+lane longer, but the lane's next draw is again from pi), so arrivals carry no 1/dt factor
+beyond the transient of the first dt_slow seconds, and the weights then tilt learning
+towards slow programs. The reproduction (``baselines/repro``) measures both.
+
+Run (CPU, tiny model; GPU: ``--model Qwen/Qwen2.5-3B-Instruct --use-vllm --bf16``)::
+
+    python -m baselines.async_grpo --model tiny --max-steps 4 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `baselines` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+from trl import GRPOTrainer
+from trl.trainer.utils import pad
+
+from baselines.async_loop import REGIMES, AsyncLoop, Lane, PoolBackend, Sample
+from baselines.duration_grpo import (
+    EnvReward,
+    Prompts,
+    build_parser,
+    grpo_config,
+    load_policy,
+    seed_improve_prompts,
+    text_of,
+)
+from baselines.duration_weights import DurationNormaliser, effective_sample_size
+from mle_gym.episode import Episode
+from mle_gym.options import RuntimeOptions
+from mle_gym.pool import RolloutPool
+from mle_gym.step import TaskRuntime
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = build_parser("python -m baselines.async_grpo")
+    p.description = "Asynchronous duration-aware GRPO (TRL) on an mle-gym task."
+    p.add_argument(
+        "--max-staleness", type=int, default=2, help="k: no generation while a sample is k versions behind"
+    )
+    p.add_argument("--is-cap", type=float, default=2.0, help="truncation of the token importance ratio")
+    p.add_argument("--regime", default="resample", choices=REGIMES, help="fresh draw per job, or episodes")
+    p.add_argument(
+        "--episode-seconds", type=float, default=60.0, help="episodes regime: a lane's time budget"
+    )
+    p.add_argument("--baseline-rate", type=float, default=0.1, help="EMA rate of the reward baseline")
+    return p.parse_args(argv)
+
+
+class EMABaseline:
+    """Running mean of consumed rewards; starts at the first batch's mean."""
+
+    def __init__(self, rate: float = 0.1) -> None:
+        if not 0 < rate <= 1:
+            raise ValueError("the baseline rate must be in (0, 1]")
+        self.rate = rate
+        self.value: float | None = None
+
+    def advantages(self, rewards: Sequence[float]) -> list[float]:
+        mean = sum(rewards) / len(rewards)
+        if self.value is None:
+            self.value = mean
+        adv = [r - self.value for r in rewards]
+        self.value += self.rate * (mean - self.value)
+        return adv
+
+
+def truncated_ratio(
+    current: torch.Tensor, behaviour: torch.Tensor, mask: torch.Tensor, cap: float
+) -> torch.Tensor:
+    """Per-token min(pi_now / pi_behaviour, cap); 1 where masked out or unscored (NaN)."""
+    ratio = torch.exp(current - behaviour).clamp(max=cap)
+    ratio = torch.where(torch.isnan(ratio), torch.ones_like(ratio), ratio)
+    return torch.where(mask.bool(), ratio, torch.ones_like(ratio))
+
+
+class AsyncDurationGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer whose training batches come from an :class:`AsyncLoop` over the pool.
+
+    ``env_reward`` seeds and tracks the best program (improve prompts); ``pool`` and
+    ``options`` run the steps. See the module docstring for the design.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        env_reward: EnvReward,
+        prompts: Prompts,
+        pool: RolloutPool,
+        options: RuntimeOptions,
+        workers: int,
+        normaliser: DurationNormaliser,
+        max_staleness: int = 2,
+        is_cap: float = 2.0,
+        regime: str = "resample",
+        episode_seconds: float = 60.0,
+        baseline_rate: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if self.beta != 0.0:
+            raise ValueError("the async trainer has no reference model: use --beta 0")
+        if self.args.gradient_accumulation_steps != 1 or self.num_iterations != 1:
+            raise ValueError("the async trainer takes one batch per update: --grad-accum 1")
+        self.env_reward = env_reward
+        self.prompts = prompts
+        self.normaliser = normaliser
+        self.is_cap = is_cap
+        self.baseline = EMABaseline(baseline_rate)
+        self.runtime = env_reward.runtime
+        self.loop = AsyncLoop(
+            PoolBackend(pool, self.runtime.spec.slug, options),
+            self._generate_sample,
+            lanes=workers,
+            batch_size=self.args.per_device_train_batch_size,
+            max_staleness=max_staleness,
+            regime=regime,
+            episode_seconds=episode_seconds,
+        )
+        self._prefetched: dict[str, list[dict[str, Any]]] = {}
+        self._prefetch_version = -1
+        self._scratch_turn = 0
+        self.updates: list[dict[str, Any]] = []  # one record per update, for reports
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def _prompt_for(self, lane: Lane, new_episode: bool) -> str:
+        if not new_episode and lane.last is not None and lane.last.info.get("attempt") is not None:
+            # Episodes: improve this lane's own last program.
+            return Episode(self.runtime.spec, self.prompts.base, previous=lane.last.info["attempt"]).observation
+        self._scratch_turn += 1
+        improve = self.prompts.improve() if self._scratch_turn % 2 == 0 else None
+        return improve or self.prompts.scratch()  # half scratch, half improve the best so far
+
+    def _generate_sample(self, lane: Lane, version: int, new_episode: bool) -> Sample:
+        text = self._prompt_for(lane, new_episode)
+        if self._prefetch_version != version:  # generated by an older policy, never run: redo
+            self._prefetched, self._prefetch_version = {}, version
+        cache = self._prefetched.setdefault(text, [])
+        if not cache:
+            cache.extend(self._generate_group(text))
+        item = cache.pop()
+        return Sample(id=-1, version=version, lane=lane.index, program=item["program"], payload=item)
+
+    @torch.no_grad()
+    def _generate_group(self, text: str) -> list[dict[str, Any]]:
+        """``num_generations`` completions of one prompt with their behaviour log-probs."""
+        prompts = [[{"role": "user", "content": text}]] * self.num_generations
+        was_training = self.model.training
+        prompt_ids, completion_ids, _, completions, logprobs, *_ = self._generate(prompts)
+        if logprobs is None:  # HF generation: score the tokens under the policy that sampled them
+            logprobs = self._logps(prompt_ids, completion_ids)
+        else:
+            logprobs = [[math.nan if x is None else float(x) for x in seq] for seq in logprobs]
+        self.model.train(was_training)
+        return [
+            {"prompt_ids": p, "completion_ids": c, "logps": lp, "program": text_of(done)}
+            for p, c, lp, done in zip(prompt_ids, completion_ids, logprobs, completions, strict=True)
+        ]
+
+    def _pad(self, prompt_ids: list, completion_ids: list) -> dict[str, torch.Tensor]:
+        device = self.accelerator.device
+        pad_id = self._tokenizer.pad_token_id
+        p = [torch.tensor(x) for x in prompt_ids]
+        c = [torch.tensor(x) for x in completion_ids]
+        return {
+            "prompt_ids": pad(p, padding_value=pad_id, padding_side="left").to(device),
+            "prompt_mask": pad([torch.ones_like(x) for x in p], padding_value=0, padding_side="left").to(device),
+            "completion_ids": pad(c, padding_value=pad_id, padding_side="right").to(device),
+            "completion_mask": pad([torch.ones_like(x) for x in c], padding_value=0, padding_side="right").to(
+                device
+            ),
+        }
+
+    def _logps_padded(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+        mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+        logps, _, _ = self._get_per_token_logps_and_entropies(
+            self.model, input_ids, mask, batch["completion_ids"].size(1)
+        )
+        return logps
+
+    @torch.no_grad()
+    def _logps(self, prompt_ids: list, completion_ids: list) -> list[list[float]]:
+        batch = self._pad(prompt_ids, completion_ids)
+        logps = self._logps_padded(batch)
+        return [row[: len(c)].tolist() for row, c in zip(logps, completion_ids, strict=True)]
+
+    # -- learning ------------------------------------------------------------------------------
+
+    def _prepare_inputs(self, generation_batch: Any) -> dict[str, Any]:
+        if not self.model.training:  # evaluation: TRL's own synchronous path
+            return super()._prepare_inputs(generation_batch)
+        started = time.perf_counter()
+        batch = self.loop.next_batch()
+        learnable = [s for s in batch if s.reward is not None]
+        while not learnable:  # only sandbox failures: nothing to learn from, take more
+            batch += self.loop.next_batch()
+            learnable = [s for s in batch if s.reward is not None]
+        waited = time.perf_counter() - started
+        for s in learnable:
+            attempt = s.info.get("attempt")
+            if attempt is not None:
+                self.env_reward.offer(attempt)
+        output = self.build_batch(learnable)
+        self._log_update(batch, learnable, output.pop("_stats"), waited)
+        self.loop.advance()  # the optimizer step that follows makes the next version
+        return output
+
+    def build_batch(self, samples: list[Sample]) -> dict[str, Any]:
+        """TRL's training inputs for consumed samples: per-token advantages
+        A_k * w_k * rho_k,t (reward minus baseline, duration weight, truncated IS ratio)."""
+        batch = self._pad([s.payload["prompt_ids"] for s in samples], [s.payload["completion_ids"] for s in samples])
+        mask = batch["completion_mask"]
+        behaviour = pad(
+            [torch.tensor(s.payload["logps"], dtype=torch.float32) for s in samples],
+            padding_value=0.0,
+            padding_side="right",
+        ).to(mask.device)
+        with torch.no_grad():
+            current = self._logps_padded(batch)
+        rho = truncated_ratio(current, behaviour, mask, self.is_cap)
+        limit = self.runtime.time_limit
+        weights = self.normaliser.weights(
+            [s.duration for s in samples], [s.failed for s in samples], limit
+        )
+        advantages = self.baseline.advantages([float(s.reward) for s in samples])
+        w = torch.tensor(weights, dtype=torch.float32, device=mask.device)
+        a = torch.tensor(advantages, dtype=torch.float32, device=mask.device)
+        per_token = (a * w).unsqueeze(1) * rho
+        token_weights = (w.unsqueeze(1) * rho)[mask.bool()].tolist()
+        batch.update(
+            advantages=per_token,
+            old_per_token_logps=current,
+            num_items_in_batch=mask.sum(),
+            _stats={
+                "weights": weights,
+                "advantages": advantages,
+                "rho": rho[mask.bool()],
+                "rho_per_sample": ((rho * mask).sum(1) / mask.sum(1).clamp(min=1)).tolist(),
+                "ess": effective_sample_size(token_weights),
+                "n_tokens": len(token_weights),
+            },
+        )
+        return batch
+
+    def _log_update(
+        self, batch: list[Sample], learnable: list[Sample], stats: dict[str, Any], waited: float
+    ) -> None:
+        rho = stats["rho"]
+        stale = [s.staleness or 0 for s in batch]
+        n = len(learnable)
+        metrics = {
+            "async/staleness_mean": sum(stale) / len(stale),
+            "async/staleness_max": float(max(stale)),
+            "async/batch_size": float(len(batch)),
+            "async/ess": stats["ess"],
+            "async/ess_fraction": stats["ess"] / max(stats["n_tokens"], 1),
+            "async/is_ratio_mean": rho.mean().item() if rho.numel() else 1.0,
+            "async/is_truncated_fraction": (rho >= self.is_cap).float().mean().item() if rho.numel() else 0.0,
+            "async/learner_wait_s": waited,
+            "async/blocked_admissions": float(self.loop.blocked),
+            "duration/mean": sum(s.duration for s in learnable) / n,
+            "duration/running_mean": self.normaliser.running_mean,
+            "duration_weight/min": min(stats["weights"]),
+            "duration_weight/max": max(stats["weights"]),
+            "env/valid_fraction": sum(not s.failed for s in learnable) / n,
+            "env/reward_mean": sum(float(s.reward) for s in learnable) / n,
+        }
+        for name, value in metrics.items():
+            self._metrics["train"][name].append(value)
+        self.updates.append(
+            {
+                "version": self.loop.version,
+                "t": self.loop.backend.now(),
+                "samples": [
+                    {
+                        "id": s.id,
+                        "version": s.version,
+                        "staleness": s.staleness,
+                        "duration": s.duration,
+                        "reward": s.reward,
+                        "failed": s.failed,
+                        "error": s.error,
+                        "program": s.program,
+                        "finished_at": s.finished_at,
+                    }
+                    for s in batch
+                ],
+                "weights": stats["weights"],
+                "rho_mean": dict(zip([s.id for s in learnable], stats["rho_per_sample"], strict=True)),
+                "ess": stats["ess"],
+                "is_ratio_mean": metrics["async/is_ratio_mean"],
+            }
+        )
+
+    def close(self) -> None:
+        self.loop.close()
+
+
+def train(args: argparse.Namespace) -> AsyncDurationGRPOTrainer:
+    """Build everything from ``args``, train asynchronously, save the policy."""
+    options = RuntimeOptions(data=args.data, data_seed=args.data_seed, time_limit=args.time_limit)
+    runtime = TaskRuntime.create(args.task, options)
+    options = RuntimeOptions.of(
+        options, time_limit=runtime.time_limit, memory_limit=runtime.memory_limit, cpus=runtime.cpus
+    )
+    if args.batch_size % args.num_generations:
+        raise SystemExit("--batch-size must be a multiple of --num-generations (TRL's sampler)")
+    with RolloutPool(backend="local", workers=args.workers, sandbox=args.sandbox) as pool:
+        reward = EnvReward(runtime, pool, options)
+        prompts = Prompts(runtime, reward)
+        seed_improve_prompts(reward, runtime)
+        model, tokenizer = load_policy(args, prompts, runtime)
+        trainer = AsyncDurationGRPOTrainer(
+            model=model,
+            reward_funcs=[reward],
+            args=grpo_config(args),
+            train_dataset=prompts.dataset(args.num_prompts),
+            processing_class=tokenizer,
+            env_reward=reward,
+            prompts=prompts,
+            pool=pool,
+            options=options,
+            workers=args.workers,
+            normaliser=DurationNormaliser(
+                args.duration_norm, args.duration_floor, args.charge_failures, args.duration_weighting
+            ),
+            max_staleness=args.max_staleness,
+            is_cap=args.is_cap,
+            regime=args.regime,
+            episode_seconds=args.episode_seconds,
+            baseline_rate=args.baseline_rate,
+        )
+        started = time.perf_counter()
+        try:
+            trainer.train()
+        finally:
+            trainer.close()  # cancel what still runs: the pool can then close
+        elapsed = time.perf_counter() - started
+    trainer.save_model(args.output_dir)
+    trainer.save_state()
+    consumed = len(trainer.loop.consumed)
+    print(
+        f"[async-grpo] {trainer.state.global_step} updates, {consumed} samples learned in {elapsed:.1f} s "
+        f"({60 * consumed / max(elapsed, 1e-9):.1f} samples/min); policy saved to {args.output_dir}"
+    )
+    return trainer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
