@@ -172,6 +172,13 @@ def build_parser(prog: str = "python -m baselines.duration_grpo") -> argparse.Ar
         default=None,
         help="programs to warm-start on (default: the task's solutions/*.py)",
     )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="start RL from this saved model folder (e.g. baselines/early_experience.py's "
+        "--output-dir) instead of --model; no warm start unless --warm-start-steps is given",
+    )
     p.add_argument("--logging-steps", type=int, default=1)
     p.add_argument("--save-steps", type=int, default=0, help="0: save only at the end")
     p.add_argument("--report-to", default="none", help='TRL/transformers loggers, e.g. "wandb"')
@@ -444,7 +451,8 @@ def load_policy(
 ) -> tuple[Any, Any]:
     from baselines.tiny_model import build_tiny_policy, warm_start
 
-    tiny = args.model == "tiny"
+    init_from = getattr(args, "init_from", None)
+    tiny = args.model == "tiny" and not init_from
     if args.warm_start_programs:
         programs = [Path(p).read_text() for p in args.warm_start_programs]
     else:
@@ -457,7 +465,7 @@ def load_policy(
         from mle_gym.models import load_causal_lm
 
         dtype = torch.bfloat16 if args.bf16 else torch.float32
-        model, tokenizer = load_causal_lm(args.model, dtype=dtype)
+        model, tokenizer = load_causal_lm(init_from or args.model, dtype=dtype)
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token

@@ -68,8 +68,11 @@ class CollectReport:
         return 60.0 * self.ran / self.seconds if self.seconds > 0 else 0.0
 
 
-def record_key(task: str, data: str, data_seed: int, state: str, program: str) -> str:
-    text = json.dumps([task, data, data_seed, state, program])
+def record_key(task: str, data: str, data_seed: int, state: str, program: str,
+               time_limit: float | None = None) -> str:
+    """A step's identity for resuming: the same program from the same state on the same data
+    under the same time limit (a longer limit is a new experiment)."""
+    text = json.dumps([task, data, data_seed, state, program] + ([time_limit] if time_limit else []))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
@@ -160,9 +163,11 @@ def collect(
                 alts.append(Alternative("policy", "policy", "sample", "policy", answer,
                                         f"policy sample {i}"))
         made = [_Job(state, "expert", programs[expert], None,
-                     record_key(spec.slug, str(data), data_seed, state.id, programs[expert]))]
+                     record_key(spec.slug, str(data), data_seed, state.id, programs[expert],
+                                runtime.time_limit))]
         made += [_Job(state, "alternative", a.program, a,
-                      record_key(spec.slug, str(data), data_seed, state.id, a.program))
+                      record_key(spec.slug, str(data), data_seed, state.id, a.program,
+                                 runtime.time_limit))
                  for a in alts]
         return made
 
@@ -205,7 +210,8 @@ def collect(
     started = time.perf_counter()
     state_numbers = {name: i for i, name in enumerate(STATES)}
     pending_improve = "improve" in states
-    fast_key = record_key(spec.slug, str(data), data_seed, "scratch", programs.get("fast", ""))
+    fast_key = record_key(spec.slug, str(data), data_seed, "scratch", programs.get("fast", ""),
+                          runtime.time_limit)
     try:
         with RolloutPool(backend="local", workers=workers, sandbox=sandbox,
                          max_pending=10_000) as pool, \

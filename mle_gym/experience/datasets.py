@@ -73,6 +73,7 @@ def iwm_rows(source: str | os.PathLike[str] | Iterable[dict[str, Any]],
             "completion": iwm_target(r, output_chars),
             "task": r["task"], "state": r["state"], "role": r["role"], "kind": r["kind"],
             "stage": r.get("stage"), "mutation": r.get("mutation"), "key": r["key"],
+            "program_sha256": r.get("program_sha256"),
             "valid": bool(r.get("valid")), "milestones": len(r.get("milestones") or []),
             "score": r.get("score"), "duration": float(r.get("duration") or 0.0),
         })
