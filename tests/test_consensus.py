@@ -188,3 +188,68 @@ def test_consensus_is_a_group_reward_not_a_preset():
     with pytest.raises(ValueError, match="group of submissions"):
         get_reward_config("consensus")
     assert "consensus" not in PRESETS
+
+
+def test_softmax_ttrl_improves_the_true_score_without_answers(tmp_path):
+    from baselines.ttrl import Arm, softmax_ttrl
+
+    data = prepare("tabular-dec-2021")
+    levels = [0.1, 0.3, 0.5, 0.7, 0.9, 1.0]
+    paths = write_group(data, tmp_path, levels)
+    grader = Grader(data)  # the true score is logged, never given to the policy
+    arms = [Arm(f"noise{lv}", p, 6, False, grader.grade(p).private) for lv, p in zip(levels, paths, strict=True)]
+    arms.append(Arm("crash", None, 1, True, None))
+    scorer = ConsensusScorer("tabular-dec-2021", data.public)
+    for seed in (0, 1, 2):
+        history = softmax_ttrl(scorer, arms, steps=25, group=8, lr=0.5, seed=seed)
+        assert history[-1]["expected_true"] > history[0]["expected_true"] + 0.05
+        assert history[-1]["entropy"] < history[0]["entropy"]
+
+
+def test_ttrl_family_has_weaker_variants():
+    from baselines.ttrl import program_family, subsample
+
+    family = program_family(prepare("spooky-author").spec, (1.0, 0.2))
+    assert set(family) == {"fast", "fast@0.2", "strong", "strong@0.2"}
+    assert "train.sample(frac=0.2" in family["fast@0.2"]
+    assert subsample("print('no training data')\n", 0.5) is None
+
+
+@pytest.mark.docker
+def test_consensus_reward_through_the_pool(docker_client):
+    from baselines.ttrl import subsample
+    from mle_gym.pool import RolloutPool
+    from mle_gym.pool.consensus import ConsensusReward, SubmissionStore
+
+    spec = prepare("nomad2018").spec
+    fast = (spec.folder / "solutions" / "fast.py").read_text()
+    programs = [fast, subsample(fast, 0.5), subsample(fast, 0.2), subsample(fast, 0.1), fast,
+                "raise SystemExit('no model today')"]
+    with SubmissionStore() as store, RolloutPool(workers=2, sandbox=store.sandbox("docker-warm")) as pool:
+        reward = ConsensusReward("nomad2018", pool, store, {"data": "lite", "reward": "consensus"})
+        rewards = reward(["prompt"] * 6, [[{"role": "assistant", "content": p}] for p in programs])
+        kept = sorted(p.name for p in store.folder.glob("*.csv"))
+    assert len(rewards) == 6 and rewards[-1] == -1.0  # the crash: the usual failure reward
+    assert all(r > 0 for r in rewards[:5])
+    cases = [s.consensus.case for s in reward.last]
+    assert cases[:5] == ["agreement"] * 5
+    # The two runs of the same program are one copy group: same reward, neither voted for the other.
+    assert reward.last[0].consensus.group == reward.last[4].consensus.group
+    assert rewards[0] == pytest.approx(rewards[4])
+    assert reward.last[0].consensus.voters == 3
+    assert all(s.true_private is not None for s in reward.last[:5])  # logged for analysis
+    assert len(kept) == 4  # one file per distinct submission, named by its sha256
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_grpo_with_the_tiny_model_and_consensus_only(docker_client, tmp_path):
+    from baselines.ttrl import parse_args, train_grpo
+
+    args = parse_args(["--task", "nomad2018", "--policy", "grpo", "--max-steps", "1", "--group", "4",
+                       "--warm-start-steps", "20", "--max-completion-length", "96", "--seeds", "0",
+                       "--time-limit", "60", "--output-dir", str(tmp_path / "run")])
+    trainer = train_grpo(args)
+    assert trainer.state.global_step == 1
+    (batch,) = trainer.true_log
+    assert len(batch["rewards"]) == 4 and all(r is not None for r in batch["rewards"])
