@@ -33,6 +33,8 @@ LAYERS: list[tuple[str, list[str]]] = [
       "mle_gym.llm"]),
     ("task data: lite generation, full preparation, the cache and its integrity",
      ["mle_gym.data", "mle_gym.full_data"]),
+    ("local models: located by path, converted, loaded, served",
+     ["mle_gym.models"]),
     ("the parts of a step: instrument, sandbox, grade, reward, prompt",
      ["mle_gym.instrument", "mle_gym.sandbox", "mle_gym.grading", "mle_gym.reward",
       "mle_gym.prompt", "mle_gym.consensus"]),

@@ -64,9 +64,10 @@ class ChatBackend:
 class TransformersBackend:
     """A local causal language model through ``transformers`` (greedy decoding).
 
-    ``model_name_or_path`` is a folder or hub name (``from_pretrained``; ``model_kwargs``
-    go there, e.g. ``dtype=``) or an already loaded model, with ``tokenizer`` then required
-    unless the model's folder has one. ``device`` defaults to CUDA when available.
+    ``model_name_or_path`` is a ``.gguf`` file (converted once into a cached folder), a model
+    folder or a Hub id already in the local cache (:func:`mle_gym.models.load_causal_lm`;
+    ``model_kwargs`` go to ``from_pretrained``, e.g. ``dtype=``) or an already loaded model,
+    with ``tokenizer`` then required unless the model's folder has one. ``device`` defaults to CUDA when available.
     transformers and torch are imported here, not when mle_gym is.
     """
 
@@ -80,15 +81,18 @@ class TransformersBackend:
     ) -> None:
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoTokenizer
         except ImportError as exc:
             raise ImportError(
                 f"TransformersBackend needs torch and transformers ({exc}); install them with "
                 "pip install 'mle-gym[train]'"
             ) from exc
         if isinstance(model_name_or_path, str | os.PathLike):
+            from mle_gym.models import load_causal_lm
+
             self.name = str(model_name_or_path)
-            model = AutoModelForCausalLM.from_pretrained(self.name, **model_kwargs)
+            model, own_tokenizer = load_causal_lm(self.name, **model_kwargs)
+            tokenizer = tokenizer if tokenizer is not None else own_tokenizer
         else:
             model = model_name_or_path
             self.name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or
