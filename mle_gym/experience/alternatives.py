@@ -24,6 +24,7 @@ import ast
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 from mle_gym.spec import TaskSpec, load_task
@@ -445,7 +446,8 @@ def alternatives(
     """``k`` distinct alternatives, deterministic given ``seed``.
 
     Made from ``programs`` (name -> text; default the task's reference programs). Stages are
-    covered in turn: each round visits every applicable mutation once in a seeded order;
+    covered in turn: each round visits every applicable mutation once in a seeded order
+    (bugs and weaker or slower models alternating);
     the reference programs themselves are offered as ``reference`` alternatives of each
     other (the fast one beside the strong one). Programs equal to one in ``exclude`` (the
     expert's, say) or to an earlier alternative are skipped; fewer than ``k`` come back only
@@ -473,8 +475,12 @@ def alternatives(
         if len(out) >= k:
             break
         before = len(out)
-        order = names[:]
-        rng.shuffle(order)
+        # Bugs and modelling choices take turns, so a small k holds both.
+        bugs = [m for m in names if MUTATIONS[m][0] == "bug"]
+        others = [m for m in names if MUTATIONS[m][0] != "bug"]
+        rng.shuffle(bugs)
+        rng.shuffle(others)
+        order = [m for pair in zip_longest(bugs, others) for m in pair if m is not None]
         for mutation in order:
             base = rng.choice(sorted(bases))
             keep(mutate(bases[base], spec, mutation, seed=f"{seed}:{round_}", base=base))
