@@ -392,3 +392,26 @@ def test_the_habit_agent_acts_on_the_lesson_text_not_a_flag():
     agent.reset("tabular-may-2022", 0)
     misled = agent.act(obs)
     assert "import xgboost" in misled and "['id', 'wrong']" in misled
+
+
+# -- distillation: the SFT script -----------------------------------------------------------------
+
+
+def test_the_sft_script_trains_the_tiny_model_on_pairs(tmp_path):
+    from baselines.distill_lessons import main as distill
+    from mle_gym.agents.templates import reference_program
+    from mle_gym.lessons.distill import write_pairs
+    from tests.tiny_lm import torch_threads
+
+    pairs = tmp_path / "pairs.jsonl"
+    answer = f"Plan: the fast model.\n\n```python\n{reference_program('tabular-may-2022', 'fast')}```"
+    write_pairs([{"prompt": first_observation("tabular-may-2022"), "completion": answer,
+                  "reward": 1.5}], pairs)
+    with torch_threads(1):
+        report = distill(["--pairs", str(pairs), "--model", "tiny", "--max-steps", "2",
+                          "--out", str(tmp_path / "distilled")])
+    assert report["pairs"] == 1 and report["steps"] == 2 and len(report["losses"]) == 2
+    assert (tmp_path / "distilled" / "config.json").is_file()
+    with pytest.raises(SystemExit, match="raise --max-length"), torch_threads(1):
+        distill(["--pairs", str(pairs), "--model", "tiny", "--max-steps", "1", "--max-length", "64",
+                 "--out", str(tmp_path / "cut")])
