@@ -61,6 +61,45 @@ print(f"Wrote {submission_path} ({len(sub)} rows)")
 '''
 
 
+# The asynchronous reproduction's programs: short (a tiny model can be warm-started on them),
+# each a real model. FAST is a naive Bayes on 300 word counts (weak, quick); SLOW stacks word
+# 1-2-gram and character 1-5-gram TF-IDF under a logistic regression (much better, several
+# times the compute); BROKEN is FAST reading a column that does not exist, after training.
+ASYNC_FAST = """import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.naive_bayes import MultinomialNB
+train = pd.read_csv("input/train.csv")
+test = pd.read_csv("input/test.csv")
+vec = CountVectorizer(max_features=300)
+model = MultinomialNB().fit(vec.fit_transform(train["text"]), train["author"])
+sub = pd.DataFrame(model.predict_proba(vec.transform(test["text"])), columns=model.classes_)
+sub.insert(0, "id", test["id"])
+sub.to_csv("submission/submission.csv", index=False)
+"""
+
+ASYNC_SLOW = """import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline, make_union
+train = pd.read_csv("input/train.csv")
+test = pd.read_csv("input/test.csv")
+words = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
+chars = TfidfVectorizer(sublinear_tf=True, analyzer="char", ngram_range=(1, 5))
+model = make_pipeline(make_union(words, chars), LogisticRegression(C=5.0, max_iter=3000))
+model.fit(train["text"], train["author"])
+sub = pd.DataFrame(model.predict_proba(test["text"]), columns=model.classes_)
+sub.insert(0, "id", test["id"])
+sub.to_csv("submission/submission.csv", index=False)
+"""
+
+
+def async_programs() -> dict[str, str]:
+    """Name -> program for the asynchronous reproduction: fast, slow, broken."""
+    broken = ASYNC_FAST.replace('vec.transform(test["text"])', 'vec.transform(test["sentence"])')
+    assert broken != ASYNC_FAST
+    return {"fast": ASYNC_FAST, "slow": ASYNC_SLOW, "broken": broken}
+
+
 def mutate(source: str, old: str, new: str) -> str:
     """Replace the one occurrence of ``old``; a reference that changed shape is an error."""
     count = source.count(old)
