@@ -60,13 +60,20 @@ def docker_client():
 def docker_sandbox(docker_client):
     from mle_gym.sandbox.docker_backend import DockerSandbox
 
-    return DockerSandbox(client=docker_client)
+    # Shared by the whole run: it starts nothing ahead, so the leak checks of other files
+    # see only their own containers (sandboxes a test makes itself prestart, as by default).
+    sandbox = DockerSandbox(client=docker_client, prestart=False)
+    yield sandbox
+    sandbox.close()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leftover_containers():
     """After the whole suite, no step container of this run may remain."""
     yield
+    import gc
+
+    gc.collect()  # sandboxes dropped without close() remove what they started ahead
     try:
         from mle_gym.sandbox.docker_backend import SESSION_LABEL, docker_client
 

@@ -21,9 +21,16 @@ def run(sandbox, data, code: str, **limits):
         return result, (result.submission.read_text() if result.submission else None)
 
 
-def step_containers(client) -> list:
+def step_containers(client, sandbox=None) -> list:
+    """This run's step containers, but for those ``sandbox`` started ahead for its next step
+    (no program ran in them), once the used ones are removed."""
     session = os.environ["MLE_GYM_SESSION"]  # set by conftest for this run
-    return client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={session}"})
+    waiting = set()
+    if sandbox is not None:
+        sandbox.settle()
+        waiting = {c.id for c in sandbox.waiting()}
+    found = client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={session}"})
+    return [c for c in found if c.id not in waiting]
 
 
 def test_infinite_loop_times_out_and_leaves_nothing(docker_sandbox, docker_client, spooky_data):
@@ -33,7 +40,7 @@ def test_infinite_loop_times_out_and_leaves_nothing(docker_sandbox, docker_clien
     assert result.timed_out
     assert 3.0 <= result.duration < 5.0
     assert elapsed < 3 + 2 + 3  # limit + 2 s, plus container start and removal
-    assert step_containers(docker_client) == []
+    assert step_containers(docker_client, docker_sandbox) == []
 
 
 def test_memory_hog_is_reported_as_oom(docker_sandbox, spooky_data):
@@ -92,7 +99,7 @@ def test_fork_bomb_is_contained(docker_sandbox, docker_client, spooky_data):
     code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     result, _ = run(docker_sandbox, spooky_data, code, time_limit=5)
     assert result.timed_out
-    assert step_containers(docker_client) == []
+    assert step_containers(docker_client, docker_sandbox) == []
 
 
 def test_keyboard_interrupt_removes_the_container(docker_sandbox, docker_client, spooky_data):
@@ -105,6 +112,8 @@ def test_keyboard_interrupt_removes_the_container(docker_sandbox, docker_client,
     with pytest.raises(KeyboardInterrupt):
         run(docker_sandbox, spooky_data, programs.INFINITE_LOOP, time_limit=30)
     timer.cancel()
+    docker_sandbox.settle()
+    assert docker_sandbox.waiting() == []  # Ctrl-C also removes the one started ahead
     assert step_containers(docker_client) == []
 
 
@@ -136,3 +145,64 @@ for path, mode in (("/proc/1/mem", "rb"), ("/proc/1/environ", "rb"), ("/proc/1/f
     assert "OPEN:" not in result.stdout, result.stdout
     assert result.stdout.count("DENIED:") == 3
     assert result.sandbox_error is None
+
+
+HOSTNAME = "import os, socket\nopen(os.environ['MLE_SUBMISSION_PATH'], 'w').write(socket.gethostname())\n"
+
+
+def test_the_next_container_is_started_ahead_and_never_reused(docker_client, docker_sandbox,
+                                                              spooky_data, monkeypatch):
+    from mle_gym.sandbox import prestart
+    from mle_gym.sandbox.docker_backend import DockerSandbox
+
+    sandbox = DockerSandbox(client=docker_client)
+    try:
+        seen = []
+        for _ in range(3):
+            ahead = sandbox.waiting()
+            result, host = run(sandbox, spooky_data, HOSTNAME)
+            assert result.exit_code == 0 and host
+            seen.append(host)
+            if ahead:  # the step ran in the container that waited for it
+                assert ahead[0].id.startswith(host)
+        assert len(set(seen)) == 3  # a fresh container every step
+        sandbox.settle()
+        waiting = wait_for_waiting(sandbox)
+        assert [c.id for c in step_containers(docker_client, docker_sandbox)] == [waiting.id]
+        assert waiting.id[:12] not in seen  # no program ran in it
+        # A container that waits too long is removed; the next step starts its own.
+        monkeypatch.setattr(prestart, "MAX_WAIT", 0.5)
+        run(sandbox, spooky_data, HOSTNAME)
+        old = wait_for_waiting(sandbox)
+        deadline = time.monotonic() + 300
+        while sandbox.waiting() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sandbox.waiting() == []
+        sandbox.settle()
+        assert old.id not in {c.id for c in step_containers(docker_client)}
+        result, _ = run(sandbox, spooky_data, HOSTNAME)
+        assert result.exit_code == 0
+    finally:
+        sandbox.close()
+    assert step_containers(docker_client, docker_sandbox) == []
+
+
+def test_a_dropped_sandbox_leaves_nothing(docker_client, docker_sandbox, spooky_data):
+    import gc
+
+    from mle_gym.sandbox.docker_backend import DockerSandbox
+
+    sandbox = DockerSandbox(client=docker_client)
+    run(sandbox, spooky_data, HOSTNAME)
+    wait_for_waiting(sandbox)
+    del sandbox
+    gc.collect()  # its finalizer removes the container started ahead
+    assert step_containers(docker_client, docker_sandbox) == []
+
+
+def wait_for_waiting(sandbox):
+    deadline = time.monotonic() + 300  # a loaded machine starts containers slowly
+    while not sandbox.waiting():
+        assert time.monotonic() < deadline, "no container was started ahead"
+        time.sleep(0.1)
+    return sandbox.waiting()[0]

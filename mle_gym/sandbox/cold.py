@@ -13,6 +13,9 @@ stream closes, the supervisor's stdin ends and the container stops itself; the n
 made on this machine removes stopped containers and step folders whose owner is dead
 (``gc.py``; ``mle-gym sandbox gc`` too). A SIGTERM removes the process's containers and
 folders at once (``host_folders.install_terminate_handler``).
+
+The next step's container is started ahead, while this step runs, and waits for its token
+(``prestart.py``): a step rarely waits for the engine's container start.
 """
 
 from __future__ import annotations
@@ -20,60 +23,122 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from typing import Any
 
-from mle_gym.sandbox.attach import AttachStream, attach
+from mle_gym.sandbox.attach import AttachStream
 from mle_gym.sandbox.base import RunRequest, RunResult, Sandbox, SandboxError, StepFolder
 from mle_gym.sandbox.engine import docker_client, remove_container
 from mle_gym.sandbox.gc import on_first_sandbox
+from mle_gym.sandbox.host_folders import TERMINATE_HOOKS
 from mle_gym.sandbox.image import ensure_image
-from mle_gym.sandbox.inside import STEP_SUPERVISOR
-from mle_gym.sandbox.lockdown import GRACE_SECONDS, container_config, sandbox_user
+from mle_gym.sandbox.lockdown import GRACE_SECONDS, sandbox_user
+from mle_gym.sandbox.prestart import Prestarter, Started, start_container, write_step
+from mle_gym.sandbox.prestart import stop_all as prestart_stop_all
+
+
+class Removals:
+    """Containers of finished steps being removed in background threads."""
+
+    def __init__(self) -> None:
+        self._threads: set[threading.Thread] = set()
+        self._errors: list[Exception] = []
+        self._lock = threading.Lock()
+
+    def start(self, work: Any) -> None:
+        def run() -> None:
+            try:
+                work()
+            except Exception as exc:
+                with self._lock:
+                    self._errors.append(exc)
+            finally:
+                with self._lock:
+                    self._threads.discard(thread)
+
+        thread = threading.Thread(target=run, daemon=True, name="mle-docker-remove")
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def failure(self) -> Exception | None:
+        """The first removal that failed since the last call, if any."""
+        with self._lock:
+            errors, self._errors = self._errors, []
+        return errors[0] if errors else None
+
+    def join(self) -> None:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=120)
+
+    @staticmethod
+    def finish(removals: Removals, prestarter: Prestarter | None) -> None:
+        """Close ``prestarter`` (what waits is removed) and wait for every removal."""
+        if prestarter is not None:
+            prestarter.close()
+        removals.join()
 
 
 class DockerSandbox(Sandbox):
-    """Docker, a fresh container for every step (see the module docstring)."""
+    """Docker, a fresh container for every step (see the module docstring).
+
+    ``prestart`` (default on): the next step's container is started in the background while
+    this one runs and waits for its token (``prestart.py``), so a step does not wait for
+    the engine's container start; off, each step creates and starts its own.
+    """
 
     name = "docker"
 
-    def __init__(self, image: str | None = None, build: bool = True, client: Any = None) -> None:
+    def __init__(self, image: str | None = None, build: bool = True, client: Any = None,
+                 prestart: bool = True) -> None:
         self.client = client or docker_client()
         self.image = image or ensure_image(self.client, build=build)
         self.user = sandbox_user()
         on_first_sandbox(self.client)
+        if prestart_stop_all not in TERMINATE_HOOKS:  # before the hook that removes containers
+            TERMINATE_HOOKS.insert(0, prestart_stop_all)
+        self.prestart = prestart
+        self._prestarter = Prestarter(self.client, self.image, self.user) if prestart else None
         self._running: set[Any] = set()  # containers of steps in progress, for interrupt()
         self._lock = threading.Lock()
-        self._removals = threading.local()  # this thread's step's container being removed
+        self._removals = Removals()  # used containers being removed in the background
+        # Dropped without close() (or at exit): what waits and what is being removed goes.
+        weakref.finalize(self, Removals.finish, self._removals, self._prestarter)
+        self._taken = threading.local()  # this thread's step's prestarted container
+
+    def _open_folder(self, request: RunRequest) -> StepFolder:
+        """A prestarted container's folder with the step written in, else a fresh one."""
+        started = self._prestarter.take(request) if self._prestarter is not None else None
+        self._taken.started = started
+        if started is None:
+            return StepFolder.create(request)
+        write_step(started.folder, request)
+        return started.folder
+
+    def waiting(self) -> list[Any]:
+        """The containers started ahead and waiting for a step (none have run a program)."""
+        return self._prestarter.waiting() if self._prestarter is not None else []
 
     def _execute(self, request: RunRequest, folder: StepFolder) -> RunResult:
         import docker.errors
 
-        folder.streamed = True
-        places = ["/step", "/tmp", "/dev/shm"]
-        folder.write_config("/step", request.time_limit, stream=True, places=places,
-                            submission_file=request.submission_file,
-                            max_submission=request.max_submission)
-        (folder.ctl / "token").unlink()  # it travels on stdin, never in a file
-        container = None
-        channel = None
+        started: Started | None = getattr(self._taken, "started", None)
+        self._taken.started = None
+        container = channel = None
         result = RunResult(exit_code=None, duration=request.time_limit)
         try:
-            container = self.client.containers.create(
-                **container_config(
-                    self.image,
-                    self.user,
-                    request,
-                    command=["python3", f"/mle/ctl/{STEP_SUPERVISOR.name}", "/mle/ctl"],
-                    ctl_dir=folder.ctl,
-                    name=folder.root.name,
-                )
-            )
+            if started is None:
+                write_step(folder, request)
+                started = start_container(self.client, self.image, self.user, request, folder)
+            container, channel = started.container, started.channel
             with self._lock:
                 self._running.add(container)
-            channel = attach(self.client, container)
-            container.start()
             channel.send(folder.token.encode() + b"\n")
             deadline = time.monotonic() + request.time_limit + GRACE_SECONDS
+            if self._prestarter is not None:  # the next step's container starts meanwhile
+                self._prestarter.refill(request)
             self._report(channel, folder, result, deadline, container)
             # Done with it: remove it while the host grades (joined when the step ends).
             channel.close()
@@ -82,6 +147,10 @@ class DockerSandbox(Sandbox):
             container = None
         except docker.errors.DockerException as exc:
             result.sandbox_error = f"Docker failed to run the step: {exc}"
+        except (KeyboardInterrupt, SystemExit):
+            if self._prestarter is not None:  # the caller is stopping: nothing waits for it
+                self._prestarter.drop()
+            raise
         finally:
             if channel is not None:
                 channel.close()
@@ -129,37 +198,32 @@ class DockerSandbox(Sandbox):
                 result.sandbox_error = "the submission did not arrive whole from the container"
 
     def _remove_later(self, container: Any) -> None:
+        """Remove a used container in the background: the engine takes 50-200 ms, which
+        the next step need not wait for. ``close`` (or the interpreter's exit) waits for
+        every removal; a failed one is raised by the next step or by ``close``."""
+
+        lock, running = self._lock, self._running  # not self: a dropped sandbox is collected
+
         def remove() -> None:
             try:
                 remove_container(container)
-            except Exception as exc:  # raised when the step ends, in run()
-                errors.append(exc)
             finally:
-                with self._lock:
-                    self._running.discard(container)
+                with lock:
+                    running.discard(container)
 
-        errors: list[Exception] = []
-        thread = threading.Thread(target=remove, daemon=True, name="mle-docker-remove")
-        thread.start()
-        self._removals.removal = (thread, errors)
+        self._removals.start(remove)
 
     def _close_folder(self, folder: StepFolder) -> None:
-        """Remove the folder, then wait for the step's container to go.
+        super()._close_folder(folder)
+        failed = self._removals.failure()
+        if failed is not None:
+            raise SandboxError(f"Docker could not remove a step container: {failed}")
 
-        Removing a container costs the engine 50-100 ms, so it overlaps the host's grading
-        of the submission instead of delaying the result: the container is gone by the time
-        the caller's ``with`` ends.
-        """
-        try:
-            super()._close_folder(folder)
-        finally:
-            pending = getattr(self._removals, "removal", None)
-            self._removals.removal = None
-            if pending is not None:
-                thread, errors = pending
-                thread.join()
-                if errors:
-                    raise SandboxError(f"Docker could not remove a step container: {errors[0]}")
+    def settle(self) -> None:
+        """Wait until the containers of finished steps (and expired waiting ones) are removed."""
+        if self._prestarter is not None:
+            self._prestarter.settle()
+        self._removals.join()
 
     def interrupt(self) -> int:
         """Remove the containers of the steps running now (a rollout pool cancelling a job);
@@ -172,8 +236,14 @@ class DockerSandbox(Sandbox):
 
     def close(self) -> None:
         self.closed = True
-        self.client.close()
+        try:
+            Removals.finish(self._removals, self._prestarter)
+            failed = self._removals.failure()
+            if failed is not None:
+                raise SandboxError(f"Docker could not remove a step container: {failed}")
+        finally:
+            self.client.close()
 
     def __reduce__(self) -> tuple:
         # Sent to another process (vector envs): reconnect there instead of pickling a socket.
-        return (DockerSandbox, (self.image, False))
+        return (DockerSandbox, (self.image, False, None, self.prestart))

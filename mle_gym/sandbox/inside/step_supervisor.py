@@ -16,7 +16,8 @@ supervisor imports its pieces. It:
 * reports one line ``<token> <json>`` on its own stdout, which the host trusts.
 
 In a Docker container (``"stream": true`` in the config) the token arrives as the first line
-of stdin (never in a file), /step is a size-limited tmpfs the host cannot see, and the
+of stdin (never in a file; the container may be started long before it, and reads the
+program and the rest of the config only once it arrives), /step is a size-limited tmpfs the host cannot see, and the
 submission travels to the host on stdout right after the report: ``size`` raw bytes, read
 after every process of the program is dead. stdin closing (the host went away) ends the
 container at once.
@@ -449,8 +450,14 @@ def main() -> int:
     stream = bool(config.get("stream"))
     init = os.getpid() == 1  # a container's PID 1: every other process in it is the program's
     if stream:
+        # A prestarted container waits here: the host writes the step's program and config
+        # into the read-only control folder, then sends the token.
         token = sys.stdin.buffer.readline().decode().strip()
+        if not token:  # the host went away before the step began
+            return 3
         exit_when_stdin_closes()
+        with open(os.path.join(ctl, "config.json")) as f:
+            config = json.load(f)
         for name in ("working", "submission"):  # /step is a fresh, empty tmpfs
             path = os.path.join(config["cwd"], name)
             os.mkdir(path)
