@@ -96,10 +96,7 @@ def server(docker_client) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def in_process(docker_client):
     """The same programs through `env.step` in this process: the rewards to match."""
-    from mle_gym.sandbox.docker_backend import DockerSandbox
-
-    sandbox = DockerSandbox(client=docker_client)
-    env = gym.make(f"mle/{SPOOKY}-v0", sandbox=sandbox)
+    env = gym.make(f"mle/{SPOOKY}-v0", sandbox="docker-warm")
     obs, _ = env.reset(seed=0)
     results = {}
     for name, program in (("quick", QUICK_MODEL), ("syntax", SYNTAX_ERROR)):

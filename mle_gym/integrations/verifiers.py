@@ -52,13 +52,7 @@ class MLEGymEnv(vf.MultiTurnEnv):
                  own_sandbox: bool = True, **kwargs: Any) -> None:
         from datasets import Dataset
 
-        if episode_reward not in EPISODE_REWARDS:
-            raise ValueError(f"episode_reward must be one of {', '.join(EPISODE_REWARDS)}, "
-                             f"not {episode_reward!r}")
-        if max_turns < 1:
-            raise ValueError("max_turns must be at least 1 (each turn runs one program)")
-        if num_examples < 1:
-            raise ValueError("num_examples must be at least 1")
+        check_options(max_turns, episode_reward, parallel_steps, num_examples)
         self.runtime = runtime
         self.sandbox = sandbox
         self.own_sandbox = own_sandbox
@@ -174,8 +168,7 @@ def load_environment(task: str = "spooky-author", *, max_turns: int = 3,
     rows (the same task prompt: vary rollouts with ``rollouts_per_example``). Other
     ``options`` go to ``vf.MultiTurnEnv`` (``system_prompt``, ``timeout_seconds``, ...).
     """
-    if parallel_steps < 1:
-        raise ValueError("parallel_steps must be at least 1")
+    check_options(max_turns, episode_reward, parallel_steps, num_examples)  # before any data
     runtime = TaskRuntime.create(task, RuntimeOptions(
         data=data, data_seed=data_seed, time_limit=time_limit, memory_limit=memory_limit,
         cpus=cpus, reward=reward, instrumenter=instrumenter))
@@ -189,6 +182,17 @@ def load_environment(task: str = "spooky-author", *, max_turns: int = 3,
     return MLEGymEnv(runtime, box, max_turns=max_turns, episode_reward=episode_reward,
                      parallel_steps=parallel_steps, num_examples=num_examples,
                      own_sandbox=own, **options)
+
+
+def check_options(max_turns: int, episode_reward: str, parallel_steps: int,
+                  num_examples: int) -> None:
+    if episode_reward not in EPISODE_REWARDS:
+        raise ValueError(f"episode_reward must be one of {', '.join(EPISODE_REWARDS)}, "
+                         f"not {episode_reward!r}")
+    for name, value in (("max_turns", max_turns), ("parallel_steps", parallel_steps),
+                        ("num_examples", num_examples)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
 
 
 def _text(message: Any) -> str:
