@@ -49,6 +49,10 @@ class RolloutWorker:
     def where(self) -> str:
         return f"{socket.gethostname()}:{os.getpid()}"
 
+    def node(self) -> str:
+        """The Ray node this actor runs on (its id: several nodes may share a host)."""
+        return import_ray().get_runtime_context().get_node_id()
+
 
 _remote_class: Any = None
 
@@ -86,6 +90,11 @@ class RayExecutor:
             return error_payload(f"the Ray worker {self.name} died during the job: {exc}")
         except ray.exceptions.RayError as exc:
             return error_payload(f"Ray failed to run the job on {self.name}: {exc}")
+
+    def node(self, timeout: float = 120) -> str:
+        """The id of the Ray node the slot's actor runs on now."""
+        ray = import_ray()
+        return ray.get(self.actor.node.remote(), timeout=timeout)
 
     def interrupt(self) -> None:
         ray = import_ray()
