@@ -294,6 +294,10 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
         a = torch.tensor(advantages, dtype=torch.float32, device=mask.device)
         per_token = (a * w).unsqueeze(1) * rho
         token_weights = (w.unsqueeze(1) * rho)[mask.bool()].tolist()
+        if self.use_vllm and self.vllm_importance_sampling_correction:
+            # TRL's loss multiplies by its own vLLM ratio; ours (behaviour = vLLM's log-probs,
+            # so it covers the vLLM/trainer mismatch too) is already in the advantages.
+            batch["importance_sampling_ratio"] = torch.ones_like(current)
         batch.update(
             advantages=per_token,
             old_per_token_logps=current,
