@@ -127,7 +127,7 @@ def collected(tmp_path_factory, docker_client):
     from mle_gym.cli import main
 
     out = tmp_path_factory.mktemp("experience")
-    argv = ["experience", "collect", "--task", TASK, "--alternatives", "3", "--out", str(out),
+    argv = ["experience", "collect", "--task", TASK, "--alternatives", "2", "--out", str(out),
             "--workers", "2", "--sandbox", "docker-warm", "--time-limit", "600"]
     assert main(argv) == 0
     return out, argv
@@ -140,8 +140,8 @@ def test_collect_records_real_outcomes_and_resumes(collected, capsys):
     out, argv = collected
     path = out / f"{TASK}.jsonl"
     records = load_trajectories(path)
-    # scratch: expert + 3 alternatives (the fast reference among them); improve: expert + 3
-    assert len(records) == 8
+    # scratch: expert + 2 alternatives (the fast reference among them); improve: expert + 2
+    assert len(records) == 6
     assert set(FIELDS) - {"image", "image_id", "agent_seconds", "extra_info"} <= set(records[0])
     by_state = {s: [r for r in records if r["state"] == s] for s in ("scratch", "improve")}
     for rows in by_state.values():
@@ -151,7 +151,7 @@ def test_collect_records_real_outcomes_and_resumes(collected, capsys):
         for r in rows:
             assert r["next_observation"].startswith(r["observation"][:200])
             assert "## Your last attempt (attempt 1)" in r["next_observation"]
-            assert r["duration"] > 0 and r["sandbox"] == "docker"
+            assert r["duration"] > 0 and r["sandbox"].startswith("docker")
     # Improve mode starts from the fast reference's real outcome.
     fast = next(r for r in by_state["scratch"] if r["mutation"] == "reference")
     assert "## Improve this solution" in by_state["improve"][0]["observation"]
@@ -162,12 +162,12 @@ def test_collect_records_real_outcomes_and_resumes(collected, capsys):
     # Resume: nothing runs again; a lost record is run again, alone.
     capsys.readouterr()
     assert main(argv) == 0
-    assert "ran 0 step(s), skipped 8" in capsys.readouterr().out
+    assert "ran 0 step(s), skipped 6" in capsys.readouterr().out
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:-1]) + "\n")
     assert main(argv) == 0
-    assert "ran 1 step(s), skipped 7" in capsys.readouterr().out
-    assert len(load_trajectories(path)) == 8
+    assert "ran 1 step(s), skipped 5" in capsys.readouterr().out
+    assert len(load_trajectories(path)) == 6
 
 
 @pytest.mark.docker
