@@ -1,8 +1,14 @@
 """Step overhead: the same program run by ``env.step`` (cold container, warm container, local
-subprocess) and by a bare ``python`` on the host.
+subprocess), by a bare ``python`` on the host, and by a bare ``docker run`` of the image.
 
     python bench/step_overhead.py [--repeats 10] [--programs trivial,sleep]
-                                  [--backends docker,docker-warm,local] [--quick]
+                                  [--backends docker,docker-cold-wait,docker-warm,local]
+                                  [--quick]
+
+``docker`` is the cold sandbox as shipped (the next step's container started ahead);
+``docker-cold-wait`` the same with ``prestart=False``: every step waits for its container's
+start, as before. The last lines give the cold step's ratios against warm and against a bare
+``docker run``, all measured in this one run.
 
 Programs: ``trivial`` (writes an empty submission), ``sleep`` (sleeps 0.5 s, then writes
 it), ``fast``/``strong`` (the task's reference solutions). Per program and way of running it
@@ -33,7 +39,7 @@ from mle_gym.spec import load_task
 
 TRIVIAL = "import os\nopen(os.environ['MLE_SUBMISSION_PATH'], 'w').write('id\\n')\n"
 SLEEP = "import os, time\ntime.sleep(0.5)\nopen(os.environ['MLE_SUBMISSION_PATH'], 'w').write('id\\n')\n"
-GOALS_MS = {"docker": 100, "docker-warm": 30}
+GOALS_MS = {"docker": 100, "docker-warm": 30}  # the step-ran column for docker (issue 19)
 
 
 def bare_run(code: str, public: Path) -> float:
@@ -51,6 +57,29 @@ def bare_run(code: str, public: Path) -> float:
         return time.perf_counter() - started
 
 
+def bare_docker_run(code: str, public: Path) -> float:
+    """``docker run --rm`` of the sandbox image on the same program and data, no lockdown."""
+    from mle_gym.sandbox.engine import docker_client
+    from mle_gym.sandbox.image import ensure_image
+
+    client = docker_client()
+    image = ensure_image(client, build=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "program.py").write_text(code)
+        os.chmod(tmp, 0o755)
+        started = time.perf_counter()
+        client.containers.run(
+            image, ["sh", "-c", "mkdir -p /tmp/submission && cd /tmp && python3 /ctl/program.py"],
+            volumes={str(public): {"bind": "/step/input", "mode": "ro"},
+                     tmp: {"bind": "/ctl", "mode": "ro"}},
+            environment={"MLE_INPUT_DIR": "/step/input",
+                         "MLE_SUBMISSION_PATH": "/tmp/submission/submission.csv"},
+            network_mode="none", remove=True)
+        took = time.perf_counter() - started
+    client.close()
+    return took
+
+
 def stats(values: list[float]) -> str:
     values = sorted(values)
     q1, q3 = values[len(values) // 4], values[(3 * len(values)) // 4]
@@ -66,9 +95,14 @@ def program_text(name: str, spec) -> str:
 
 
 def time_backend(spec, backend: str, code: str, repeats: int) -> tuple[list[float], list[float]]:
+    sandbox: object = backend
+    if backend == "docker-cold-wait":
+        from mle_gym.sandbox.cold import DockerSandbox
+
+        sandbox = DockerSandbox(prestart=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        env = gym.make(spec.env_id, sandbox=backend, max_steps=10**6)
+        env = gym.make(spec.env_id, sandbox=sandbox, max_steps=10**6)
     try:
         env.reset(seed=0)
         env.step(code)  # warm-up: image lookup, imports, page cache, the warm container
@@ -80,6 +114,8 @@ def time_backend(spec, backend: str, code: str, repeats: int) -> tuple[list[floa
             inner.append(info["duration"])
     finally:
         env.close()
+        if not isinstance(sandbox, str):
+            sandbox.close()
     return walls, inner
 
 
@@ -88,7 +124,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--programs", "--program", default="trivial,sleep",
                         help="comma-separated: trivial, sleep, fast, strong")
-    parser.add_argument("--backends", default="docker,docker-warm,local")
+    parser.add_argument("--backends", default="docker,docker-cold-wait,docker-warm,local")
     parser.add_argument("--quick", action="store_true", help="3 repeats: a smoke run")
     args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
@@ -98,12 +134,18 @@ def main() -> None:
     backends = [b for b in args.backends.split(",") if b]
     programs = [p for p in args.programs.split(",") if p]
     table = []
-    with tqdm(total=len(programs) * (len(backends) + 1), desc="step overhead") as bar:
+    docker = any(b.startswith("docker") for b in backends)
+    with tqdm(total=len(programs) * (len(backends) + 1 + docker), desc="step overhead") as bar:
         for name in programs:
             code = program_text(name, spec)
             bare = [bare_run(code, data.public) for _ in range(repeats)]
             table.append((name, "bare python", bare, None))
             bar.update()
+            if docker:
+                bare_docker_run(code, data.public)  # warm-up: page cache, image layers
+                runs = [bare_docker_run(code, data.public) for _ in range(repeats)]
+                table.append((name, "bare docker run", runs, None))
+                bar.update()
             for backend in backends:
                 walls, inner = time_backend(spec, backend, code, repeats)
                 table.append((name, f"env.step ({backend})", walls, inner))
@@ -114,19 +156,31 @@ def main() -> None:
     print(f"{'program':<8} {'how':<24} {'wall (median [IQR])':>26} {'overhead':>9} {'ratio':>6} "
           f"{'step-ran':>9} {'ran':>7}  goal")
     base: dict[str, float] = {}
+    medians: dict[tuple[str, str], float] = {}
     for name, how, walls, inner in table:
         med = statistics.median(walls)
+        medians[(name, how)] = med
         if inner is None:
-            base[name] = med
+            base.setdefault(name, med)  # bare python: the baseline of the overhead column
             print(f"{name:<8} {how:<24} {stats(walls):>26} {'':>9} {'':>6} {'':>9} {'':>7}")
             continue
         over = (med - base[name]) * 1000
         gaps = statistics.median(w - i for w, i in zip(walls, inner, strict=True)) * 1000
         backend = how[len("env.step ("):-1]
         goal = GOALS_MS.get(backend)
-        verdict = "" if goal is None else f"≤{goal} ms: {'met' if over <= goal else 'missed'}"
+        # The cold step's goal is on step - ran (what a step adds to the program's own time).
+        judged = gaps if backend == "docker" else over
+        verdict = "" if goal is None else f"≤{goal} ms: {'met' if judged <= goal else 'missed'}"
         print(f"{name:<8} {how:<24} {stats(walls):>26} {over:>7.0f}ms {med / base[name]:>5.2f}x "
               f"{gaps:>7.0f}ms {statistics.median(inner) * 1000:>5.0f}ms  {verdict}")
+    print()
+    for name in programs:
+        cold = medians.get((name, "env.step (docker)"))
+        if cold is None:
+            continue
+        for other in ("env.step (docker-warm)", "env.step (docker-cold-wait)", "bare docker run"):
+            if (name, other) in medians:
+                print(f"{name:<8} cold step / {other:<28} {cold / medians[(name, other)]:5.2f}x")
 
 
 if __name__ == "__main__":
