@@ -1,6 +1,7 @@
 """Garbage collection: step containers and step folders whose owner is gone.
 
-Every step container carries the labels ``org.mle-gym.step`` (its step folder's name) and
+Every step container (a prestarted one waiting for its step too, ``prestart.py``) carries
+the labels ``org.mle-gym.step`` (its step folder's name) and
 ``org.mle-gym.host-pid`` (the process that started it). A process killed with SIGKILL, a
 crashed interpreter or a lost machine leaves such containers running and their folders
 (``mle-step-*``, ``mle-warm-*`` under ``$MLE_GYM_WORKDIR`` or the temp dir) on disk;
