@@ -191,3 +191,11 @@ def test_sessions_apart_and_a_vanished_client_leaves_no_container(server, docker
           "the vanished client's container to be removed")
     with MLEGymClient(base_url=server).sync() as client:  # both session slots are free again
         assert client.reset().observation.task == SPOOKY
+
+
+def test_import_mle_gym_loads_neither_hub():
+    """Both integrations stay out of `import mle_gym` and of the command line's start."""
+    code = ("import sys, mle_gym, mle_gym.cli; mle_gym.cli.build_parser(); print(sorted({m.split('.')[0] "
+            "for m in sys.modules} & {'openenv', 'verifiers', 'fastapi', 'uvicorn', 'datasets'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
