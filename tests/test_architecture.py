@@ -47,7 +47,8 @@ LAYERS: list[tuple[str, list[str]]] = [
      ["mle_gym.env", "mle_gym.registry", "mle_gym", "mle_gym.pool", "mle_gym.agents",
       "mle_gym.wrappers"]),
     ("clients of episodes: trainer adapters, the leaderboard",
-     ["mle_gym.integrations", "mle_gym.leaderboard", "mle_gym.experience"]),
+     ["mle_gym.integrations", "mle_gym.integrations.openenv", "mle_gym.integrations.verifiers",
+      "mle_gym.leaderboard", "mle_gym.experience"]),
     ("entry points: the command line and the demo",
      ["mle_gym.cli", "mle_gym.demo"]),
 ]
