@@ -147,7 +147,7 @@ def test_collect_records_real_outcomes_and_resumes(collected, capsys):
     for rows in by_state.values():
         expert = [r for r in rows if r["role"] == "expert"]
         assert len(expert) == 1 and expert[0]["valid"], expert[0]["invalid_reason"]
-        assert len(rows) == 4
+        assert len(rows) == 3
         for r in rows:
             assert r["next_observation"].startswith(r["observation"][:200])
             assert "## Your last attempt (attempt 1)" in r["next_observation"]
