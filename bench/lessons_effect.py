@@ -49,7 +49,8 @@ def failure_key(result: Any, task: str) -> str | None:
 
 
 def run_condition(lessons: bool, tasks: list[str], seeds: list[int], episodes: int,
-                  envs: dict[str, gym.Env], folder: Path, bar: Any) -> dict[str, Any]:
+                  envs: dict[str, gym.Env], folder: Path, bar: Any, strong: bool = True
+                  ) -> dict[str, Any]:
     steps = failures = repeats = 0
     best_rewards: list[float] = []
     book_sizes: list[int] = []
@@ -60,7 +61,7 @@ def run_condition(lessons: bool, tasks: list[str], seeds: list[int], episodes: i
             seen: set[str] = set()
             for e in range(episodes):
                 env, results = envs[task], []
-                agent: Any = HabitAgent()
+                agent: Any = HabitAgent(strong=strong)
                 if book is not None:
                     agent = LessonsAgent(agent, book)
                 shown = len(agent.shown) if book is not None else 0
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=3, help="episodes per task and seed")
     parser.add_argument("--max-steps", type=int, default=3)
     parser.add_argument("--sandbox", default="docker-warm")
+    parser.add_argument("--fast-only", action="store_true",
+                        help="the agent submits only the fast reference program (a busy machine)")
     parser.add_argument("--json", default=None, help="write the full results here")
     args = parser.parse_args(argv)
     tasks = [load_task(t).slug for t in args.tasks]
@@ -107,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             for t in tasks}
     started = time.monotonic()
     out: dict[str, Any] = {"tasks": tasks, "seeds": args.seeds, "episodes": args.episodes,
-                           "max_steps": args.max_steps, "sandbox": args.sandbox}
+                           "max_steps": args.max_steps, "sandbox": args.sandbox,
+                           "fast_only": args.fast_only}
     total = 2 * len(tasks) * len(args.seeds) * args.episodes * args.max_steps
     try:
         with tempfile.TemporaryDirectory(prefix="lessons-bench-") as tmp, \
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             for lessons in (False, True):
                 key = "with_lessons" if lessons else "without_lessons"
                 out[key] = run_condition(lessons, tasks, args.seeds, args.episodes, envs,
-                                         Path(tmp), bar)
+                                         Path(tmp), bar, strong=not args.fast_only)
     finally:
         for env in envs.values():
             env.close()

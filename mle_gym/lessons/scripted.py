@@ -2,7 +2,8 @@
 without a language model.
 
 :class:`HabitAgent` submits a task's reference programs (``tasks/<slug>/solutions/``): the
-fast one until it is valid, then the strong one, then the better of the two. It has habits
+fast one until it is valid, then the strong one, then the better of the two (``strong=False``:
+the fast one only). It has habits
 that break its programs:
 
 * ``missing-module``: it starts every program with ``import xgboost``, which the sandbox
@@ -35,12 +36,14 @@ _NO_MODULE = re.compile(r"No module named '([A-Za-z0-9_]+)'")
 class HabitAgent:
     """Reference programs with habits (:data:`HABITS`); ``system_prompt`` is read each step."""
 
-    def __init__(self, habits: tuple[str, ...] | list[str] = HABITS, module: str = "xgboost") -> None:
+    def __init__(self, habits: tuple[str, ...] | list[str] = HABITS, module: str = "xgboost",
+                 strong: bool = True) -> None:
         unknown = set(habits) - set(HABITS)
         if unknown:
             raise ValueError(f"unknown habits {sorted(unknown)}; known: {', '.join(HABITS)}")
         self.habits = tuple(habits)
         self.module = module
+        self.strong = strong  # False: only the fast program (short measurement runs)
         self.system_prompt = ""
         self.task: str | None = None
         self._avoid: set[str] = set()  # modules this episode's errors named
@@ -84,6 +87,8 @@ class HabitAgent:
 
     def _level(self, parsed) -> str:  # type: ignore[no-untyped-def]
         """fast until one is valid, then strong, then the better of the two."""
+        if not self.strong:
+            return "fast"
         outcomes = list(zip(self._levels, parsed.attempts, strict=False))
         valid = {lv: a.score for lv, a in outcomes if a.valid and a.score is not None}
         if "fast" not in valid:
