@@ -48,7 +48,7 @@ LAYERS: list[tuple[str, list[str]]] = [
       "mle_gym.wrappers"]),
     ("clients of episodes: trainer adapters, the leaderboard",
      ["mle_gym.integrations", "mle_gym.integrations.openenv", "mle_gym.integrations.verifiers",
-      "mle_gym.leaderboard", "mle_gym.experience"]),
+      "mle_gym.leaderboard", "mle_gym.experience", "mle_gym.lessons"]),
     ("entry points: the command line and the demo",
      ["mle_gym.cli", "mle_gym.demo"]),
 ]
