@@ -75,7 +75,7 @@ def test_leaderboard_runs_agents_with_a_shared_book(docker_client, tmp_path, cap
     assert [x.signature for x in book.lessons()] == ["missing-module:xgboost"]
 
 
-def test_answers_written_with_lessons_become_pairs_without_them_and_train(docker_client, tmp_path):
+def test_answers_written_with_lessons_become_pairs_without_them(docker_client, tmp_path):
     spec = load_task(TASK)
     book = LessonBook(tmp_path / "d.db")
     for signature in ("missing-module:xgboost", "submission-columns"):
