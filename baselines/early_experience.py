@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # run as a script: make `baselines` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mle_gym.experience.datasets import imitation_rows, iwm_rows, parse_outcome, sr_rows
+from mle_gym.prompt import LAST_HEADING
 
 RECIPES = ("imitation", "iwm", "sr")
 
@@ -159,11 +160,35 @@ def predict_outcomes(model: Any, tokenizer: Any, rows: list[dict[str, Any]],
     return out
 
 
+def valid_by_likelihood(model: Any, tokenizer: Any, rows: list[dict[str, Any]]) -> list[bool]:
+    """Validity as the likelier of the two ways the env's report can begin (a reading that
+    does not need the whole report to be generated right)."""
+    import torch
+
+    head = f"{LAST_HEADING}1)\nOutcome: "
+    choices = {True: head + "valid submission", False: head + "no valid submission"}
+    out = []
+    for row in rows:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": row["prompt"]}],
+                                             tokenize=False, add_generation_prompt=True)
+        prompt_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        scores = {}
+        for valid, completion in choices.items():
+            ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+            full = torch.tensor([prompt_ids + ids], device=model.device)
+            with torch.no_grad():
+                logits = model(input_ids=full).logits[0, len(prompt_ids) - 1:-1]
+            scores[valid] = logits.log_softmax(-1).gather(1, full[0, len(prompt_ids):, None]).sum()
+        out.append(bool(scores[True] > scores[False]))
+    return out
+
+
 def evaluate_iwm(model: Any, tokenizer: Any, train: list[dict[str, Any]],
                  test: list[dict[str, Any]]) -> dict[str, Any]:
     """Accuracy of predicted validity and milestone count on ``test``, against always
     answering the training set's majority class."""
     predictions = predict_outcomes(model, tokenizer, test)
+    by_likelihood = valid_by_likelihood(model, tokenizer, test)
     valid_major = Counter(r["valid"] for r in train).most_common(1)[0][0]
     miles_major = Counter(r["milestones"] for r in train).most_common(1)[0][0]
     n = max(len(test), 1)
@@ -171,6 +196,8 @@ def evaluate_iwm(model: Any, tokenizer: Any, train: list[dict[str, Any]],
         "held_out": len(test),
         "parsed": sum(v is not None for v, _ in predictions),
         "valid_accuracy": sum(p[0] == r["valid"] for p, r in zip(predictions, test, strict=True)) / n,
+        "valid_accuracy_by_likelihood": sum(p == r["valid"] for p, r in
+                                            zip(by_likelihood, test, strict=True)) / n,
         "valid_majority_baseline": sum(r["valid"] == valid_major for r in test) / n,
         "milestones_accuracy": sum(p[1] == r["milestones"]
                                    for p, r in zip(predictions, test, strict=True)) / n,
