@@ -57,6 +57,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--episode-factor", type=float, default=2.5, help="episode = this x fast duration")
     p.add_argument("--skip-trl", action="store_true", help="no TRL runs")
+    p.add_argument(
+        "--only-trl", action="store_true", help="run only the TRL part, into the JSON already in OUT"
+    )
     p.add_argument("--credit", action="store_true", help="also rerun finding 2 (partial credit)")
     p.add_argument("--sandbox", default="docker-warm", help="pool sandbox: docker-warm, docker, local")
     p.add_argument("--redraw", action="store_true", help="run nothing; redraw from the JSON in OUT")
@@ -139,28 +142,10 @@ def replay(result: dict[str, Any], args: argparse.Namespace, names: list[str]) -
             print(f"  replay {key}: {args.replay_seeds} seeds per setting", flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.redraw:
-        if read_json(args.out / "async_bias.json") is None:
-            raise SystemExit(f"no {args.out / 'async_bias.json'}: run `python -m baselines.repro.run` first")
-        finish(args)
-        print(f"redrawn: {args.report}")
-        return 0
-    if __name__ == "__main__":  # a kill stops the pool the way Ctrl-C does: containers removed
-        signal.signal(signal.SIGTERM, _interrupt)
-    args.out.mkdir(parents=True, exist_ok=True)
-    options = step_options()
-    programs = async_programs()
+def measure_and_replay(args: argparse.Namespace, result: dict[str, Any], options: dict[str, Any]) -> None:
+    """Measure the programs, replay on a virtual clock, run the real-step seeds."""
+    programs = result["programs"]
     names = list(programs)
-    started = time.monotonic()
-    profile = {"machine": machine(), "options": options, "workers": args.workers, "quick": args.quick}
-    earlier = read_json(args.out / "profile.json") or {}
-    if not args.credit:  # finding 2 keeps its earlier run's facts
-        profile["credit_profile"] = earlier.get("credit_profile") or {
-            k: earlier.get(k) for k in ("machine", "stages", "total_seconds") if k in earlier
-        }
-    result: dict[str, Any] = {"programs": programs, "replay": {}, "real": {}, "trl": {}}
     with RolloutPool(backend="local", workers=args.workers, sandbox=args.sandbox) as pool:
         print(f"measuring the programs ({args.repeats} runs each) ...", flush=True)
         t0 = time.monotonic()
@@ -194,6 +179,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  real {cfg.label} seed {seed}: {run['results']} results; {shares}", flush=True)
                 write_json(args.out / "async_bias.json", result)
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.redraw:
+        if read_json(args.out / "async_bias.json") is None:
+            raise SystemExit(f"no {args.out / 'async_bias.json'}: run `python -m baselines.repro.run` first")
+        finish(args)
+        print(f"redrawn: {args.report}")
+        return 0
+    if __name__ == "__main__":  # a kill stops the pool the way Ctrl-C does: containers removed
+        signal.signal(signal.SIGTERM, _interrupt)
+    args.out.mkdir(parents=True, exist_ok=True)
+    options = step_options()
+    programs = async_programs()
+    started = time.monotonic()
+    profile = {"machine": machine(), "options": options, "workers": args.workers, "quick": args.quick}
+    earlier = read_json(args.out / "profile.json") or {}
+    if not args.credit:  # finding 2 keeps its earlier run's facts
+        profile["credit_profile"] = earlier.get("credit_profile") or {
+            k: earlier.get(k) for k in ("machine", "stages", "total_seconds") if k in earlier
+        }
+    result: dict[str, Any] = {"programs": programs, "replay": {}, "real": {}, "trl": {}}
+    if args.only_trl:
+        result = read_json(args.out / "async_bias.json")
+        if result is None:
+            raise SystemExit(f"--only-trl needs an earlier run's results in {args.out}")
+        profile = read_json(args.out / "profile.json") or profile
+    if not args.only_trl:
+        measure_and_replay(args, result, options)
+
     if not args.skip_trl:
         from baselines.repro.trl_runs import run_trl
 
@@ -202,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for weighted in (False, True):
                 run = run_trl(
                     programs, weighted, seed, args.out / "trl" / f"{int(weighted)}-{seed}",
-                    args.trl_steps, args.workers, result["episode_seconds"],
+                    args.trl_steps, args.workers,
                 )  # fmt: skip
                 result["trl"][run["label"]].append(run)
                 print(f"  trl {run['label']} seed {seed}: {run['summary']}", flush=True)
@@ -220,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     credit["runs"].setdefault(cfg.label, []).append(run_credit(pool, cfg, options))
         write_json(args.out / "partial_credit.json", credit)
 
-    profile["total_seconds"] = round(time.monotonic() - started, 1)
+    key = "trl_seconds" if args.only_trl else "total_seconds"
+    profile[key] = round(time.monotonic() - started, 1)
     write_json(args.out / "profile.json", profile)
     finish(args)
     print(f"done in {time.monotonic() - started:.0f} s: {args.report}", flush=True)

@@ -32,10 +32,13 @@ def run_trl(
     folder: Path,
     steps: int,
     workers: int,
-    episode_seconds: float,
     time_limit: float = 180.0,
 ) -> dict[str, Any]:
-    """One async TRL run; returns the classified completions per update."""
+    """One async TRL run; returns the classified completions per update.
+
+    The ``resample`` regime: the tiny model was warm-started to answer the scratch and
+    improve-the-best prompts, not to copy a lane's own last program (the episodes regime's
+    prompt), which it would answer with noise."""
     import torch
 
     from baselines.async_grpo import parse_args, train
@@ -51,15 +54,14 @@ def run_trl(
         "--max-steps", str(steps),
         "--num-generations", "2",
         "--batch-size", "4",
-        "--max-completion-length", "220",
+        "--max-completion-length", "260",
         "--num-prompts", "64",
         "--learning-rate", "3e-4",
-        "--temperature", "1.0",
+        "--temperature", "0.7",
         "--warm-start-steps", "300",
         "--warm-start-programs", *paths,
         "--workers", str(workers),
-        "--regime", "episodes",
-        "--episode-seconds", str(episode_seconds),
+        "--regime", "resample",
         "--max-staleness", "2",
         "--time-limit", str(time_limit),
         "--seed", str(seed),
