@@ -70,10 +70,23 @@ def test_concurrency_is_bounded_and_every_job_gets_a_result(docker_client, spook
     peak = {"containers": 0, "running": 0}
     stop = threading.Event()
 
+    def programs_running() -> int:
+        """Containers in which an agent program runs now (not those started ahead, which
+        wait for their step with no program in them)."""
+        count = 0
+        for info in our_containers(docker_client):
+            if info["State"] != "running":
+                continue
+            try:
+                processes = docker_client.api.top(info["Id"])["Processes"] or []
+            except Exception:  # removed meanwhile
+                continue
+            count += any("/mle/ctl/program.py" in " ".join(p) for p in processes)
+        return count
+
     def watch(pool: RolloutPool) -> None:
         while not stop.is_set():
-            running = [c for c in our_containers(docker_client) if c["State"] == "running"]
-            peak["containers"] = max(peak["containers"], len(running))
+            peak["containers"] = max(peak["containers"], programs_running())
             peak["running"] = max(peak["running"], pool.running)
             time.sleep(0.1)
 
