@@ -107,7 +107,10 @@ def test_keyboard_interrupt_removes_the_container(docker_sandbox, docker_client,
     import threading
 
     # Deliver Ctrl-C to this process while the step waits on the container.
-    timer = threading.Timer(2.0, lambda: signal.raise_signal(signal.SIGINT))
+    # To the main thread itself: raise_signal() from the timer's thread would only be seen
+    # when the main thread's wait ended (the program's whole 30 s).
+    main = threading.main_thread().ident
+    timer = threading.Timer(2.0, lambda: signal.pthread_kill(main, signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         run(docker_sandbox, spooky_data, programs.INFINITE_LOOP, time_limit=30)
