@@ -226,8 +226,12 @@ def test_two_training_steps_with_docker_rewards(docker_client, spooky_data, tmp_
             "env/valid_fraction",
         ):
             assert key in entry and math.isfinite(entry[key]), (key, entry)
-        assert entry["duration_weight/mean"] == pytest.approx(1.0)
-        assert 0 < entry["duration_weight/min"] <= 1 <= entry["duration_weight/max"]
+        # The running norm: the batch's mean weight is its mean charge over the running mean.
+        assert entry["duration_weight/mean"] == pytest.approx(
+            entry["duration/charged_mean"] / entry["duration/running_mean"], rel=1e-4
+        )
+        assert 0 < entry["duration_weight/min"] <= entry["duration_weight/mean"]
+        assert entry["duration_weight/mean"] <= entry["duration_weight/max"]
         assert entry["duration/charged_mean"] >= 1.0  # the floor
     # The warm-started policy writes programs that parse (about 3 in 4 at this temperature),
     # so some of its 8 completions really ran in a container.
