@@ -81,14 +81,15 @@ def perturb(frame: pd.DataFrame, spec: TaskSpec, level: float, rng: np.random.Ge
     return out
 
 
-def run_programs(tasks: list[TaskSpec], out: Path, workers: int, fractions: list[float]) -> None:
+def run_programs(tasks: list[TaskSpec], out: Path, workers: int, fractions: list[float],
+                 time_limit: float | None = None) -> None:
     """Run every task's family through the pool; save submissions and true scores."""
     store = SubmissionStore(out / "kept")
     jobs = []
     with RolloutPool(workers=workers, sandbox=store.sandbox("docker-warm"), max_pending=1000) as pool:
         for spec in tasks:
             for name, program in program_family(spec, fractions).items():
-                jobs.append((spec, name, pool.submit(StepJob(spec.slug, program, {"data": "lite"}))))
+                jobs.append((spec, name, pool.submit(StepJob(spec.slug, program, {"data": "lite", "time_limit": time_limit}))))
         for spec, name, handle in tqdm(jobs, desc="programs"):
             result = handle.result()
             step = result.step
@@ -143,7 +144,15 @@ def correlate(spec: TaskSpec, members: list[dict]) -> dict:
     pairs = [(r.reward, sign * m["true_private"]) for r, m in zip(results, members, strict=True)
              if r.valid and r.case == "agreement" and m.get("true_private") is not None]
     rewards, true = zip(*pairs, strict=True) if pairs else ((), ())
+    # The programs alone (3-4 per task: indicative only), scored within the whole population.
+    runs = [(r.reward, sign * m["true_private"], m["name"]) for r, m in zip(results, members, strict=True)
+            if m["kind"] == "program" and r.case == "agreement" and m.get("true_private") is not None]
+    by_reward = max(runs)[2] if runs else None
+    by_truth = max(runs, key=lambda x: x[1])[2] if runs else None
     return {"n_valid": len(pairs), "n_members": len(members),
+            "spearman_programs": float(spearmanr([x[0] for x in runs], [x[1] for x in runs]).correlation)
+            if len(runs) > 2 else None, "n_programs": len(runs),
+            "best_program_by_consensus": by_reward, "best_program_by_truth": by_truth,
             "spearman": float(spearmanr(rewards, true).correlation) if len(pairs) > 2 else None,
             "invalid_rewards_below_valid": all(
                 r.reward < min(rewards) for r in results if not r.valid) if rewards else None}
@@ -193,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--fractions", type=float, nargs="*", default=[1.0, 0.2],
                    help="train fractions of each reference program (1.0: as written)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds per program (task's default)")
     p.add_argument("--analyse-only", action="store_true")
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--ttrl-steps", type=int, default=40)
@@ -200,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [s for s in all_tasks() if not args.tasks or s.slug in args.tasks]
     if not args.analyse_only:
         started = time.perf_counter()
-        run_programs(tasks, args.out, args.workers, args.fractions)
+        run_programs(tasks, args.out, args.workers, args.fractions, args.time_limit)
         print(f"ran the programs in {time.perf_counter() - started:.0f} s")
     report = {}
     for spec in tasks:
@@ -215,7 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         c, w, t = report[spec.slug]["correlation"], report[spec.slug]["weak_majority"], report[spec.slug]["ttrl"]
         ttrl = ", ".join(f"{r['start']:.3f}->{r['end']:.3f}" for r in t)
         weak = "" if w is None else f" weak-majority: strong first={w['strong_ranked_first']}"
-        print(f"{spec.slug:22s} valid={c['n_valid']:3d} rho={c['spearman']:+.3f} ttrl[{ttrl}]{weak}")
+        rho = "n/a" if c["spearman"] is None else f"{c['spearman']:+.3f}"
+        rho_p = "n/a" if c["spearman_programs"] is None else f"{c['spearman_programs']:+.2f}"
+        print(f"{spec.slug:22s} valid={c['n_valid']:3d} rho={rho} programs(n={c['n_programs']}) rho={rho_p} "
+              f"best: consensus {c['best_program_by_consensus']} / truth {c['best_program_by_truth']} "
+              f"ttrl[{ttrl}]{weak}")
     (args.out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     return 0
 

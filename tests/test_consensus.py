@@ -200,8 +200,8 @@ def test_softmax_ttrl_improves_the_true_score_without_answers(tmp_path):
     arms = [Arm(f"noise{lv}", p, 6, False, grader.grade(p).private) for lv, p in zip(levels, paths, strict=True)]
     arms.append(Arm("crash", None, 1, True, None))
     scorer = ConsensusScorer("tabular-dec-2021", data.public)
-    for seed in (0, 1, 2):
-        history = softmax_ttrl(scorer, arms, steps=25, group=8, lr=0.5, seed=seed)
+    for seed in (0, 1):
+        history = softmax_ttrl(scorer, arms, steps=20, group=8, lr=0.5, seed=seed)
         assert history[-1]["expected_true"] > history[0]["expected_true"] + 0.05
         assert history[-1]["entropy"] < history[0]["entropy"]
 
