@@ -14,7 +14,8 @@ help the next. Every step is real: the lite data, the sandbox, the grader.
 Reported per condition: steps, failed steps, repeated failures (a failed step whose
 failure signature, or invalid reason when no rule names it, was already seen earlier on
 the same task and seed), their rate per step and per failure, the mean best reward per
-episode (0 for an episode with no valid submission), and the book's size after each episode.
+episode (0 for an episode with no valid submission), the mean step of an episode's first
+valid submission, and the book's size after each episode.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def run_condition(lessons: bool, tasks: list[str], seeds: list[int], episodes: i
     steps = failures = repeats = 0
     best_rewards: list[float] = []
     book_sizes: list[int] = []
+    first_valid: list[int | None] = []  # the step of the episode's first valid submission
     per_episode: list[dict[str, Any]] = []
     for seed in seeds:
         book = LessonBook(folder / f"seed{seed}.db") if lessons else None
@@ -64,10 +66,10 @@ def run_condition(lessons: bool, tasks: list[str], seeds: list[int], episodes: i
                 agent: Any = HabitAgent(strong=strong)
                 if book is not None:
                     agent = LessonsAgent(agent, book)
-                shown = len(agent.shown) if book is not None else 0
                 run_episode(env, agent, seed=1000 * seed + e,
                             on_step=lambda _, results=results, env=env: (
                                 results.append(env.unwrapped.last_result), bar.update()))
+                shown = len(agent.shown) if book is not None else 0  # set at reset
                 if book is not None:
                     agent.end_episode()
                 keys = [failure_key(r, task) for r in results]
@@ -79,10 +81,12 @@ def run_condition(lessons: bool, tasks: list[str], seeds: list[int], episodes: i
                         seen.add(k)
                 best = max((r.reward for r in results if r.valid_submission), default=0.0)
                 best_rewards.append(best)
+                first = next((i for i, r in enumerate(results, 1) if r.valid_submission), None)
+                first_valid.append(first)
                 size = len(book) if book is not None else 0
                 book_sizes.append(size)
                 per_episode.append({"seed": seed, "task": task, "episode": e, "best_reward": best,
-                                    "failures": [k for k in keys if k], "lessons_shown": shown,
+                                    "failures": [k for k in keys if k], "lessons_shown": shown, "first_valid_step": first,
                                     "book_size": size})
     return {
         "lessons": lessons, "episodes": len(best_rewards), "steps": steps, "failed_steps": failures,
@@ -90,6 +94,8 @@ def run_condition(lessons: bool, tasks: list[str], seeds: list[int], episodes: i
         "repeat_share_of_failures": repeats / failures if failures else 0.0,
         "mean_best_reward": statistics.fmean(best_rewards) if best_rewards else 0.0,
         "valid_episodes": sum(b > 0 for b in best_rewards),
+        "mean_first_valid_step": statistics.fmean(f for f in first_valid if f is not None)
+        if any(f is not None for f in first_valid) else None,
         "book_size_max": max(book_sizes, default=0), "per_episode": per_episode,
     }
 
@@ -127,13 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(tasks)} tasks x {len(args.seeds)} seeds x {args.episodes} episodes x "
           f"{args.max_steps} steps, {args.sandbox}, {out['wall_seconds']} s")
     print(f"{'':16}{'steps':>6}{'failed':>8}{'repeated':>10}{'rep/step':>10}{'rep/fail':>10}"
-          f"{'best reward':>13}{'valid eps':>11}{'book max':>10}")
+          f"{'best reward':>13}{'valid eps':>11}{'1st valid':>10}{'book max':>10}")
     for key in ("without_lessons", "with_lessons"):
         r = out[key]
         print(f"{key:16}{r['steps']:>6}{r['failed_steps']:>8}{r['repeated_failures']:>10}"
               f"{r['repeat_rate_per_step']:>10.3f}{r['repeat_share_of_failures']:>10.3f}"
               f"{r['mean_best_reward']:>13.4f}{r['valid_episodes']:>7}/{r['episodes']:<3}"
-              f"{r['book_size_max']:>10}")
+              f"{r['mean_first_valid_step'] or float('nan'):>10.2f}{r['book_size_max']:>10}")
     sizes = [e["book_size"] for e in out["with_lessons"]["per_episode"]]
     print("book size after each episode (with lessons, seeds in turn): " + " ".join(map(str, sizes)))
     if args.json:
