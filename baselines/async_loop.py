@@ -154,7 +154,10 @@ class AsyncLoop:
             if new_episode:
                 lane.episode_start, lane.last = now, None
             sample = self.generate(lane, self.version, new_episode)
-            sample.id, sample.lane, sample.version = self._next_id, lane.index, self.version
+            # A sample may come from an earlier version (generated ahead, in a group): it keeps
+            # that version, so its lag counts from when it was really generated.
+            sample.id, sample.lane = self._next_id, lane.index
+            sample.version = min(sample.version, self.version)
             sample.generated_at = now
             self._next_id += 1
             self.generated += 1
