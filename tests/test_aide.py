@@ -26,8 +26,10 @@ raise ValueError("could not convert string to float: 'EAP-sentinel-42'")
 
 
 def aide_installed() -> bool:
+    from mle_gym.agents.aide import _import_aide  # imports AIDE without muting warnings
+
     try:
-        import aide.agent  # noqa: F401
+        _import_aide()
     except ImportError:
         return False
     return True
@@ -109,3 +111,15 @@ def test_mle_gym_run_agent_aide(docker_sandbox, chat_server, solutions, monkeypa
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["agent"] == "aide" and out["best"]["score"] is not None
+
+
+def test_importing_aide_leaves_python_warnings_working():
+    """aideml mutes ``warnings.warn`` process-wide on import (``shutup.please()``); the
+    agent's import must give it back, or mle-gym's own warnings would vanish."""
+    import warnings
+
+    from mle_gym.agents.aide import _import_aide
+
+    _import_aide()
+    with pytest.warns(UserWarning, match="still heard"):
+        warnings.warn("still heard", UserWarning, stacklevel=1)

@@ -23,6 +23,8 @@ loop's own dependencies; aideml's full list pins old versions of half of PyPI).
 from __future__ import annotations
 
 import random
+import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,12 +65,21 @@ def map_submission(code: str, submission_file: str = "submission.csv") -> str:
 
 
 def _import_aide() -> Any:
+    # aideml's config module calls ``shutup.please()``, which replaces ``warnings.warn`` with
+    # a no-op for the whole process: our own warnings (local sandbox, rebuilt data) would go
+    # silent. Keep the real functions across the import.
+    warn, warn_explicit = warnings.warn, warnings.warn_explicit
     try:
         import aide.agent
         import aide.journal
         import aide.utils.data_preview  # noqa: F401 - used through the package
     except ImportError as exc:
         raise ImportError(f"{INSTALL} ({exc})") from exc
+    finally:
+        warnings.warn, warnings.warn_explicit = warn, warn_explicit
+        muter = sys.modules.get("shutup")
+        if muter is not None:  # imported before us elsewhere: undo its mute as well
+            muter.jk()
     return aide
 
 
