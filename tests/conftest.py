@@ -80,7 +80,7 @@ def no_leftover_containers():
         client = docker_client(timeout=10)
     except Exception:
         return
-    left = client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={SESSION}"})
+    left = client.containers.list(all=True, ignore_removed=True, filters={"label": f"{SESSION_LABEL}={SESSION}"})
     assert not left, f"containers left behind: {[c.name for c in left]}"
 
 

@@ -43,7 +43,7 @@ def labelled_container(client, name: str, pid: int):
 
 
 def exists(client, container) -> bool:
-    return bool(client.containers.list(all=True, filters={"id": container.id}))
+    return bool(client.containers.list(all=True, ignore_removed=True, filters={"id": container.id}))
 
 
 def step_folder(base: Path, name: str, pid: int | None) -> Path:

@@ -49,7 +49,7 @@ def _free_port() -> int:
 
 def _server_containers(docker_client) -> list:
     return docker_client.containers.list(
-        all=True, filters={"label": f"{SESSION_LABEL}={SERVER_SESSION}"})
+        all=True, ignore_removed=True, filters={"label": f"{SESSION_LABEL}={SERVER_SESSION}"})
 
 
 def _wait(condition, seconds: float, what: str) -> None:

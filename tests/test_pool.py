@@ -228,5 +228,5 @@ def test_ray_backend_matches_the_local_backend(ray_cluster, docker_client, solut
     assert outcomes["ray"]["fast"].info["valid_submission"]
     assert outcomes["ray"]["fast"].private_score is not None
     session = os.environ["MLE_GYM_SESSION"]
-    left = docker_client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={session}"})
+    left = docker_client.containers.list(all=True, ignore_removed=True, filters={"label": f"{SESSION_LABEL}={session}"})
     assert left == []  # the actors removed their warm containers when the pool shut down

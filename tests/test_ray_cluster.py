@@ -93,5 +93,6 @@ def test_a_batch_survives_losing_a_node(cluster, docker_client):
         # The removed node's container lost its owner: exactly what gc is for.
         collect_garbage(docker_client, session=os.environ["MLE_GYM_SESSION"])
     left = docker_client.containers.list(
-        all=True, filters={"label": f"{SESSION_LABEL}={os.environ['MLE_GYM_SESSION']}"})
+        all=True, ignore_removed=True,
+        filters={"label": f"{SESSION_LABEL}={os.environ['MLE_GYM_SESSION']}"})
     assert left == []

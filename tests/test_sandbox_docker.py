@@ -29,7 +29,7 @@ def step_containers(client, sandbox=None) -> list:
     if sandbox is not None:
         sandbox.settle()
         waiting = {c.id for c in sandbox.waiting()}
-    found = client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={session}"})
+    found = client.containers.list(all=True, ignore_removed=True, filters={"label": f"{SESSION_LABEL}={session}"})
     return [c for c in found if c.id not in waiting]
 
 

@@ -44,7 +44,7 @@ def sandbox(request, docker_client, workdir):
     made.close()
     # No container of this run is left once the sandbox is closed, and nothing on disk.
     session = os.environ["MLE_GYM_SESSION"]
-    left = docker_client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={session}"})
+    left = docker_client.containers.list(all=True, ignore_removed=True, filters={"label": f"{SESSION_LABEL}={session}"})
     assert not left, [c.name for c in left]
     assert list(workdir.iterdir()) == []
 

@@ -228,7 +228,7 @@ def collect_garbage(
     if client is not None:
         filters = {"label": [LABEL] + ([f"{SESSION_LABEL}={session}"] if session else [])
                    + ([f"{HOST_LABEL}={host}"] if host else [])}
-        for container in client.containers.list(all=True, filters=filters):
+        for container in client.containers.list(all=True, ignore_removed=True, filters=filters):
             item = _judge_container(container, limit, everything, now)
             verdicts[(container.labels or {}).get(LABEL, "")] = item.garbage
             if item.garbage and not dry_run:
