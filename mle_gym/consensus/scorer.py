@@ -40,17 +40,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from mle_gym.consensus.votes import Voters, differing_rows, signature
+from mle_gym.grading.grader import PredictionReader
 from mle_gym.grading.metrics import get_metric
 from mle_gym.grading.sentinel import no_model_reason, sample_submission_path
 from mle_gym.grading.submission import (
     NA_VALUES,
-    IdIndex,
     InvalidSubmission,
-    Layout,
-    align,
-    align_rows,
-    read_submission,
-    size_bound,
 )
 from mle_gym.reward import Anchors, RewardConfig, compute_reward, get_reward_config
 from mle_gym.spec import TaskSpec, load_task
@@ -101,21 +96,16 @@ class ConsensusScorer:
         self.near_rows = float(near_rows)
         self.near_tol = float(near_tol)
         self.metric = get_metric(spec.metric)
-        self.by_row = spec.metric_options.get("align") == "row"
         self.sample = sample_submission_path(spec, self.public)
         if self.sample is None:
             raise ValueError(f"{spec.slug} has no sample submission in {self.public}: consensus "
                              f"takes the test ids from it")
         self.ids = _column(self.sample, spec.id_column)
-        self.index = IdIndex(self.ids)
         widest = {spec.id_column: _widest_cell([self.sample], spec.id_column)}
         if self.metric.text:  # a span is part of a text: the widest public text bounds it
             texts = sorted(self.public.glob("*.csv"))
             widest.update({c: _widest_cell(texts, None) for c in spec.target_columns})
-        targets = tuple(spec.target_columns)
-        n_columns = 1 + len(targets) + len(spec.extra_columns)
-        self.layout = Layout(spec.id_column, targets, frozenset(targets if self.metric.text else ()),
-                             tuple(spec.extra_columns), size_bound(len(self.ids), widest, n_columns))
+        self.reader = PredictionReader(spec, self.ids, widest)
         self._sample_pred = self.read(self.sample)
 
     # -- reading --------------------------------------------------------------------------
@@ -123,15 +113,7 @@ class ConsensusScorer:
     def read(self, path: Path) -> np.ndarray:
         """The submission's predictions in test order, validated by the task's reader;
         InvalidSubmission (with the reason) when the format check fails."""
-        spec = self.spec
-        table = read_submission(Path(path), self.layout)
-        ids = table.column(spec.id_column).combine_chunks()
-        order = align_rows(ids, self.ids, spec.id_column) if self.by_row else align(ids, self.index, spec.id_column)
-        values = np.column_stack([
-            table.column(c).to_numpy(zero_copy_only=False) if self.metric.text else table.column(c).to_numpy()
-            for c in spec.target_columns
-        ])[order]
-        return self.metric.predictions(values, list(spec.target_columns), spec.metric_options, self.index)
+        return self.reader.read(Path(path))
 
     # -- scoring --------------------------------------------------------------------------
 

@@ -63,6 +63,45 @@ def _read_private(path: Path, slug: str, columns: dict[str, pa.DataType]) -> pa.
     return table
 
 
+class PredictionReader:
+    """A submission read into the metric's predictions, in the order of ``ids``.
+
+    The one bounded, strict path from a file to predictions: the grader reads against the
+    answers' ids, consensus scoring against the sample submission's. ``widest`` holds the
+    longest expected cell per column, which bounds the file's size.
+    """
+
+    def __init__(self, spec: TaskSpec, ids: pa.Array, widest: dict[str, int]) -> None:
+        self.spec = spec
+        self.metric = get_metric(spec.metric)
+        self.ids = ids
+        self.index = IdIndex(ids)
+        self.by_row = spec.metric_options.get("align") == "row"
+        targets = tuple(spec.target_columns)
+        n_columns = 1 + len(targets) + len(spec.extra_columns)
+        self.layout = Layout(spec.id_column, targets, frozenset(targets if self.metric.text else ()),
+                             tuple(spec.extra_columns), size_bound(len(ids), widest, n_columns))
+
+    def read(self, submission: Path | pd.DataFrame) -> np.ndarray:
+        """Predictions in ``ids`` order; InvalidSubmission with the reason otherwise."""
+        spec = self.spec
+        table = read_submission(submission, self.layout)
+        ids = table.column(spec.id_column).combine_chunks()
+        if self.by_row:
+            order = align_rows(ids, self.ids, spec.id_column)
+        else:
+            order = align(ids, self.index, spec.id_column)
+        values = np.column_stack([
+            table.column(c).to_numpy() if not self.metric.text
+            else table.column(c).to_numpy(zero_copy_only=False)
+            for c in spec.target_columns
+        ])
+        if not np.array_equal(order, np.arange(len(order))):
+            values = values[order]
+        return self.metric.predictions(values, list(spec.target_columns),
+                                       spec.metric_options, self.index)
+
+
 class Grader:
     """Holds one task's answers in memory so repeated grading does no extra I/O."""
 
@@ -70,7 +109,6 @@ class Grader:
         spec = data.spec
         self.spec = spec
         self.metric = get_metric(spec.metric)
-        self.by_row = spec.metric_options.get("align") == "row"
         idc, targets = spec.id_column, list(spec.target_columns)
         target_type = pa.string() if self.metric.text else pa.float64()
         answers = _read_private(data.answers_path, spec.slug,
@@ -96,31 +134,16 @@ class Grader:
             raise DataCorrupted(f"{data.split_path} does not match the answers; re-prepare the data "
                                 f"with `mle-gym prepare {spec.slug} --force`")
         self.public_mask = pc.equal(half, "public").to_numpy(zero_copy_only=False)
-        self.index = IdIndex(self.answer_ids)
         widest = {idc: _widest(self.answer_ids)}
         if self.metric.text:
             widest.update({c: _widest(answers.column(c)) for c in targets})
-        n_columns = 1 + len(targets) + len(spec.extra_columns)
-        self.layout = Layout(idc, tuple(targets), frozenset(targets if self.metric.text else ()),
-                             tuple(spec.extra_columns), size_bound(len(self.answer_ids), widest, n_columns))
+        self.reader = PredictionReader(spec, self.answer_ids, widest)
+        self.layout = self.reader.layout
 
     def grade(self, submission: Path | pd.DataFrame) -> Grade:
         """Grade a submission file or frame; raise InvalidSubmission with a reason otherwise."""
         spec, opts = self.spec, self.spec.metric_options
-        table = read_submission(submission, self.layout)
-        ids = table.column(spec.id_column).combine_chunks()
-        if self.by_row:
-            order = align_rows(ids, self.answer_ids, spec.id_column)
-        else:
-            order = align(ids, self.index, spec.id_column)
-        values = np.column_stack([
-            table.column(c).to_numpy() if not self.metric.text
-            else table.column(c).to_numpy(zero_copy_only=False)
-            for c in spec.target_columns
-        ])
-        if not np.array_equal(order, np.arange(len(order))):
-            values = values[order]
-        pred = self.metric.predictions(values, list(spec.target_columns), opts, self.index)
+        pred = self.reader.read(submission)
         pub, priv = self.public_mask, ~self.public_mask
         if self.metric.halves is not None:
             scores = self.metric.halves(pred, self.truth, opts, pub)
@@ -138,7 +161,7 @@ class Grader:
                 f"the {spec.metric} score is not a finite number for this submission "
                 f"(for example, constant predictions leave it undefined)"
             )
-        return Grade(*(float(s) for s in scores), n_rows=len(order))
+        return Grade(*(float(s) for s in scores), n_rows=len(self.answer_ids))
 
     def check(self, submission: Path | pd.DataFrame) -> None:
         """Raise InvalidSubmission if ``grade`` would; reveal nothing about the score."""
