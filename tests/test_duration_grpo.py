@@ -198,7 +198,10 @@ def test_two_training_steps_with_docker_rewards(docker_client, spooky_data, tmp_
             "--max-completion-length", "160",
             "--num-prompts", "4",
             "--learning-rate", "1e-4",
-            "--temperature", "0.7",
+            # Low: the tiny policy's quality depends on the improve prompt, which shows the
+            # reference run's measured duration; at 0.7 the share of completions that parse
+            # ranged 3/16-13/16 with that number, at 0.3 it is 13/16-16/16.
+            "--temperature", "0.3",
             "--warm-start-steps", "150",
             "--warm-start-programs", str(program),
             "--sandbox", "docker-warm",
@@ -233,7 +236,7 @@ def test_two_training_steps_with_docker_rewards(docker_client, spooky_data, tmp_
         assert 0 < entry["duration_weight/min"] <= entry["duration_weight/mean"]
         assert entry["duration_weight/mean"] <= entry["duration_weight/max"]
         assert entry["duration/charged_mean"] >= 1.0  # the floor
-    # The warm-started policy writes programs that parse (about 3 in 4 at this temperature),
-    # so some of its 8 completions really ran in a container.
+    # The warm-started policy writes programs that parse (at least 13 in 16 at this
+    # temperature), so some of its 8 completions really ran in a container.
     assert max(entry["duration/max"] for entry in steps) > 0
     assert (tmp_path / "run" / "config.json").is_file()  # the trained policy was saved
