@@ -29,9 +29,10 @@ def step(score, private=None, valid=True, duration=1.0, timed_out=False):
     }
 
 
-def record(agent, task, seed, steps, data="lite", error=None):
-    spec = EpisodeSpec(agent, task, seed, data)
-    return {"key": spec.key(), **spec.as_dict(), "steps": steps, "error": error}
+def record(agent, task, seed, steps, data="lite", error=None, agent_args=None):
+    spec = EpisodeSpec(agent, task, seed, data, agent_args=agent_args or {})
+    return {"key": spec.key(), **spec.as_dict(), "model": spec.model, "steps": steps,
+            "error": error}
 
 
 def test_sem_matches_the_textbook_formula():
@@ -131,6 +132,54 @@ def test_episode_keys_are_stable_and_distinguish_configurations():
     assert a.key() != EpisodeSpec("template-fast", "spooky-author", 1).key()
     assert a.key() != EpisodeSpec("template-fast", "spooky-author", 0, max_steps=5).key()
     assert a.key() != EpisodeSpec("template-fast", "spooky-author", 0, agent_args={"t": 1}).key()
+
+
+def test_the_model_is_in_the_key_and_the_record_but_its_address_and_key_are_not():
+    """The same model behind another port (a server on --port 0) is the same episode, so a
+    rerun resumes; another model is another episode; the API key is never stored."""
+    def spec(**args):
+        return EpisodeSpec("llm", "spooky-author", 0, agent_args=args)
+
+    a = spec(model="m1", base_url="http://127.0.0.1:40001/v1", api_key="sk-secret", max_tokens=512)
+    assert a.key() == spec(model="m1", base_url="http://127.0.0.1:40002/v1", max_tokens=512).key()
+    assert a.key() != spec(model="m2", base_url="http://127.0.0.1:40001/v1", max_tokens=512).key()
+    assert a.key() != spec(model="m1", max_tokens=256).key()
+    assert a.model == "m1" and EpisodeSpec("template-fast", "spooky-author", 0).model is None
+    stored = a.as_dict()
+    assert "api_key" not in stored["agent_args"] and "sk-secret" not in json.dumps(stored)
+    assert stored["agent_args"]["base_url"] == "http://127.0.0.1:40001/v1"
+
+
+def test_an_llm_agent_without_a_model_argument_gets_the_environments_model():
+    from mle_gym.leaderboard.runner import plan, with_models
+
+    env = {"MLE_GYM_LLM_MODEL": "SmolLM2"}
+    args = with_models(["llm", "aide", "template-fast"], {"aide": {"model": "other"}}, env)
+    assert args == {"llm": {"model": "SmolLM2"}, "aide": {"model": "other"}}
+    assert with_models(["llm"], None, {}) == {}  # no model anywhere: the agent says so itself
+    episodes = plan(["llm", "template-fast"], ["spooky-author"], [0], agent_args=args)
+    assert [e.model for e in episodes] == ["SmolLM2", None]
+
+
+def test_rows_are_per_agent_and_model_and_the_page_names_the_model(tmp_path):
+    slug = "spooky-author"
+    records = [record("llm", slug, s, [step(0.6)], agent_args={"model": "small-lm"})
+               for s in range(2)]
+    records += [record("llm", slug, s, [step(None, valid=False)],
+                       agent_args={"model": "tiny-lm"}) for s in range(2)]
+    records.append(record("template-fast", slug, 0, [step(0.5)]))
+    rows = aggregate(records)
+    assert [(r.agent, r.model, r.episodes) for r in rows] == [
+        ("template-fast", None, 1), ("llm", "small-lm", 2), ("llm", "tiny-lm", 2)]
+    assert rows[1].label == "llm [small-lm]" and rows[0].label == "template-fast"
+    paths = build(rows, tmp_path)
+    md, page = paths["markdown"].read_text(), paths["html"].read_text()
+    ranking, per_task = md.split("## Per task")
+    assert "| # | agent | model | data |" in ranking
+    assert "| 2 | llm | small-lm | lite |" in ranking and "| 3 | llm | tiny-lm | lite |" in ranking
+    assert "| 1 | template-fast | – | lite |" in ranking
+    assert f"| {slug} | log_loss ↓ | llm | tiny-lm |" in per_task
+    assert "<td>small-lm</td>" in page and "<th>model</th>" in page
 
 
 def _sample_rows():
@@ -288,7 +337,7 @@ def test_a_board_where_every_step_of_an_agent_timed_out_says_so(tmp_path, capsys
         assert "4/4 (all)" in text  # the ranking's cell for the agent
     ranking = md.split("## Per task")[0]
     assert "timed out |" in ranking.splitlines()[ranking.splitlines().index("## Ranking") + 2]
-    assert "| quick | lite |" in ranking and "0/4 |" in ranking
+    assert "| quick | – | lite |" in ranking and "0/4 |" in ranking  # no model: "–"
 
 
 def test_build_without_matplotlib_writes_the_tables_and_says_how_to_get_plots(tmp_path):
@@ -310,7 +359,7 @@ def test_build_without_matplotlib_writes_the_tables_and_says_how_to_get_plots(tm
     assert "pip install 'mle-gym[plots]'" in run.stdout
     md = (tmp_path / "out" / "LEADERBOARD.md").read_text()
     page = (tmp_path / "out" / "index.html").read_text()
-    assert "| 1 | a | lite |" in md and "<table>" in page
+    assert "| 1 | a | – | lite |" in md and "<table>" in page
     assert "Plots skipped" in md and "Plots skipped" in page and "<img" not in page
     assert not (tmp_path / "out" / "plots").exists()
 

@@ -13,7 +13,8 @@ Rules (also printed on the page):
   solution on lite data or the gold threshold on full data; so 0 = sample, 1 = reference,
   whatever the metric and its direction. An episode with no valid submission, or one worse
   than the sample submission, counts as 0: one catastrophic log loss cannot swamp the mean.
-* An agent's rank comes from its mean normalised score over the tasks it ran.
+* An agent's rank comes from its mean normalised score over the tasks it ran. An LLM agent
+  with another model is another row: a row is an (agent, model, data) triple.
 * Medals and above-median rates use Kaggle's thresholds and mean something on full data
   only; on lite data they are left out.
 * Episodes that ended with an infrastructure error (not the agent's fault) are left out
@@ -118,12 +119,19 @@ class TaskCell:
 
 @dataclass
 class AgentRow:
-    """One agent over every task it ran, for one data flavour."""
+    """One agent (with one model, for LLM agents) over every task it ran, for one data
+    flavour."""
 
     agent: str
     data: str
     cells: dict[str, TaskCell] = field(default_factory=dict)
     errors: int = 0
+    model: str | None = None  # the model an LLM agent asked; None for other agents
+
+    @property
+    def label(self) -> str:
+        """The agent and its model, for a plot's legend."""
+        return self.agent if self.model is None else f"{self.agent} [{self.model}]"
 
     @property
     def score(self) -> float:
@@ -185,19 +193,23 @@ class AgentRow:
 
 def aggregate(records: Iterable[dict[str, Any]]) -> list[AgentRow]:
     """Ranked rows, best first, one per (agent, data flavour)."""
-    rows: dict[tuple[str, str], AgentRow] = {}
+    rows: dict[tuple[str, str | None, str], AgentRow] = {}
+
+    def row_of(record: dict[str, Any]) -> AgentRow:
+        agent, model, flavour = record["agent"], record.get("model"), record.get("data", "lite")
+        return rows.setdefault((agent, model, flavour), AgentRow(agent, flavour, model=model))
+
     seen: dict[str, dict[str, Any]] = {}
     for record in records:
         # A rerun of the same episode (same key) replaces the earlier record.
         if record.get("error"):
-            key = (record["agent"], record.get("data", "lite"))
-            rows.setdefault(key, AgentRow(*key)).errors += 1
+            row_of(record).errors += 1
             continue
         seen[record["key"]] = record
     for record in seen.values():
         flavour = record.get("data", "lite")
         spec = load_task(record["task"])
-        row = rows.setdefault((record["agent"], flavour), AgentRow(record["agent"], flavour))
+        row = row_of(record)
         cell = row.cells.setdefault(spec.slug, TaskCell(spec.slug))
         cell.episodes += 1
         steps = record.get("steps", [])
@@ -215,7 +227,8 @@ def aggregate(records: Iterable[dict[str, Any]]) -> list[AgentRow]:
             flags = medal(spec, private) if private is not None else {"medal": None}
             cell.medals.append(flags["medal"])  # type: ignore[arg-type]
             cell.above_median.append(bool(flags.get("above_median")))
-    ranked = sorted(rows.values(), key=lambda r: (r.data != "full", -r.score, r.agent))
+    ranked = sorted(rows.values(),
+                    key=lambda r: (r.data != "full", -r.score, r.agent, r.model or ""))
     return [row for row in ranked if row.cells or row.errors]
 
 

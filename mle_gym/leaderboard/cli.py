@@ -28,7 +28,7 @@ def _agent_args(pairs: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mle_gym.leaderboard.runner import plan, run
+    from mle_gym.leaderboard.runner import plan, run, with_models
     from mle_gym.leaderboard.store import ResultsStore
     from mle_gym.limits import validate_limits
     from mle_gym.spec import all_tasks, load_task
@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     tasks = [load_task(t).slug for t in tasks]  # unknown names fail here, listing the known
     episodes = plan(
         args.agents, tasks, args.seeds, args.data, args.max_steps, args.time_budget,
-        _agent_args(args.agent_arg), lessons=bool(args.lessons),
+        with_models(args.agents, _agent_args(args.agent_arg)), lessons=bool(args.lessons),
     )
     store = ResultsStore(args.results)
     # ``is not None``: --time-limit 0 is refused by the env, not read as "the default".
@@ -77,7 +77,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     paths = build(rows, Path(args.out), include_paper=not args.no_paper)
     for row in rows:
         timed_out = f"  timed out {row.timed_out_steps}/{row.steps}" if row.timed_out_steps else ""
-        print(f"{row.agent:30s} {row.data:5s} normalised {row.score:.3f}  "
+        print(f"{row.label:30s} {row.data:5s} normalised {row.score:.3f}  "
               f"valid {100 * row.valid_rate:.0f}%  episodes {row.episodes}{timed_out}")
     for line in timeout_warnings(rows):
         print(f"warning: {line}")
@@ -93,7 +93,8 @@ def add_parser(sub: Any) -> None:
 
     r = lsub.add_parser("run", help="run agents x tasks x seeds (resumable) through the pool")
     r.add_argument("--agents", nargs="+", required=True,
-                   help="registered names (template-fast, template-strong, llm) or module:Class")
+                   help="registered names (template-fast, template-strong, llm, aide) or "
+                   "module:Class")
     r.add_argument("--tasks", nargs="+", default=["all"], help="task slugs, or all (default)")
     r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     r.add_argument("--data", default="lite", help="lite (default), full, or a folder")
@@ -106,7 +107,10 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--backend", default="local", choices=["local", "ray"])
     r.add_argument("--sandbox", default="docker", choices=["docker", "docker-warm", "local"],
                    help="docker, docker-warm or local")
-    r.add_argument("--agent-arg", action="append", default=[], metavar="AGENT.KEY=VALUE")
+    r.add_argument("--agent-arg", action="append", default=[], metavar="AGENT.KEY=VALUE",
+                   help="a keyword argument of an agent, e.g. llm.max_tokens=512 or "
+                   "aide.base_url=http://127.0.0.1:8000/v1; an LLM agent given no model "
+                   "gets MLE_GYM_LLM_MODEL's, and the row names it")
     r.add_argument("--results", default=str(DEFAULT_RESULTS), help="results store folder")
     r.add_argument("--out", default=str(DEFAULT_OUT), help="where --build writes the page")
     r.add_argument("--build", action="store_true", help="build the page afterwards")

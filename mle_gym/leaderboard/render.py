@@ -23,6 +23,8 @@ RULES = [
     "Normalised: 0 = the sample submission (or no valid submission), 1 = the strong "
     "reference solution on lite data or the gold threshold on full data; below 0 counts as 0.",
     "Rank: mean normalised score over tasks (± combined SEM).",
+    "Model: the model an LLM agent asked (the name its server serves); another model is "
+    "another row.",
     "Valid: share of episodes with at least one valid submission.",
     "Medal and above-median rates: full data only (Kaggle's thresholds).",
     "Timed out: steps stopped at the time limit, of all steps run; a row where every step "
@@ -65,14 +67,14 @@ def timeout_warnings(rows: Sequence[AgentRow]) -> list[str]:
     for row in rows:
         if row.all_timed_out:
             lines.append(
-                f"Every step of {row.agent} ({row.data}) timed out ({row.steps} steps): its "
+                f"Every step of {row.label} ({row.data}) timed out ({row.steps} steps): its "
                 "score measures the time limit or the machine's load, not the agent. Rerun "
                 "with a larger --time-limit or on a less loaded machine."
             )
             continue
         for task, cell in sorted(row.cells.items()):
             if cell.all_timed_out:
-                lines.append(f"Every step of {row.agent} ({row.data}) on {task} timed out "
+                lines.append(f"Every step of {row.label} ({row.data}) on {task} timed out "
                              f"({cell.steps} steps).")
     return lines
 
@@ -82,12 +84,13 @@ def _tasks(rows: Sequence[AgentRow]) -> list[str]:
 
 
 def ranked_table(rows: Sequence[AgentRow]) -> tuple[list[str], list[list[str]]]:
-    head = ["#", "agent", "data", "normalised", "valid", "medal", "> median", "s/step",
+    head = ["#", "agent", "model", "data", "normalised", "valid", "medal", "> median", "s/step",
             "episodes", "errors", "timed out"]
     body = []
     for i, row in enumerate(rows, 1):
         body.append([
-            str(i), row.agent, row.data, _pm(row.score, row.score_sem), _pct(row.valid_rate),
+            str(i), row.agent, row.model or "–", row.data, _pm(row.score, row.score_sem),
+            _pct(row.valid_rate),
             _pct(row.medal_rate), _pct(row.above_median_rate),
             _fmt(row.median_step_seconds, 1), str(row.episodes), str(row.errors),
             _timeouts(row.timed_out_steps, row.steps),
@@ -96,8 +99,8 @@ def ranked_table(rows: Sequence[AgentRow]) -> tuple[list[str], list[list[str]]]:
 
 
 def task_table(rows: Sequence[AgentRow]) -> tuple[list[str], list[list[str]]]:
-    head = ["task", "metric", "agent", "score", "normalised", "valid", "s/step", "seeds",
-            "timed out"]
+    head = ["task", "metric", "agent", "model", "score", "normalised", "valid", "s/step",
+            "seeds", "timed out"]
     body = []
     for task in _tasks(rows):
         spec = load_task(task)
@@ -107,7 +110,8 @@ def task_table(rows: Sequence[AgentRow]) -> tuple[list[str], list[list[str]]]:
             if cell is None:
                 continue
             body.append([
-                task, f"{spec.metric} {arrow}", row.agent, _pm(cell.mean, cell.sem, 4),
+                task, f"{spec.metric} {arrow}", row.agent, row.model or "–",
+                _pm(cell.mean, cell.sem, 4),
                 _pm(cell.mean_normalised, cell.sem_normalised), _pct(cell.valid_rate),
                 _fmt(cell.median_step_seconds, 1), str(cell.episodes),
                 _timeouts(cell.timed_out_steps, cell.steps),
@@ -166,7 +170,7 @@ def plot_normalised(rows: Sequence[AgentRow], path: Path) -> None:
         ys = [t + i * height for t in range(len(tasks))]
         means = [row.cells[t].mean_normalised if t in row.cells else 0.0 for t in tasks]
         errs = [(row.cells[t].sem_normalised or 0.0) if t in row.cells else 0.0 for t in tasks]
-        ax.barh(ys, means, height=height, xerr=errs, label=f"{row.agent} ({row.data})",
+        ax.barh(ys, means, height=height, xerr=errs, label=f"{row.label} ({row.data})",
                 capsize=2)
     ax.set_yticks([t + 0.4 - height / 2 for t in range(len(tasks))], tasks)
     ax.invert_yaxis()
@@ -189,7 +193,7 @@ def plot_score_vs_time(rows: Sequence[AgentRow], path: Path) -> None:
         if not points:
             continue
         _, xs, ys = zip(*points, strict=True)
-        ax.scatter(xs, ys, label=f"{row.agent} ({row.data})", alpha=0.8)
+        ax.scatter(xs, ys, label=f"{row.label} ({row.data})", alpha=0.8)
         for task, x, y in points:
             ax.annotate(task, (x, y), fontsize=6, alpha=0.7, xytext=(3, 3),
                         textcoords="offset points")

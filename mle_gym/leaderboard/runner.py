@@ -9,6 +9,8 @@ Finished episodes are written as they end; a rerun skips them (see ``store.py``)
 
 from __future__ import annotations
 
+import inspect
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -17,12 +19,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mle_gym import __version__
-from mle_gym.agents import load_agent
+from mle_gym.agents import load_agent, resolve
 from mle_gym.agents.episode import PoolStepper, StepFailed, StepRecord, play
 from mle_gym.data import prepare
 from mle_gym.episode import Episode
 from mle_gym.leaderboard.store import EpisodeSpec, ResultsStore, RunWriter
 from mle_gym.limits import validate_data
+from mle_gym.llm import ENV_MODEL
 from mle_gym.options import RuntimeOptions
 from mle_gym.pool.base import JobRunner
 from mle_gym.prompt import task_prompt
@@ -67,6 +70,37 @@ def plan(
     ]
 
 
+def with_models(agents: Sequence[str], agent_args: dict[str, dict[str, Any]] | None,
+                env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """``agent_args`` with the model named for every agent that takes a ``model`` argument
+    and was given none: the one ``MLE_GYM_LLM_MODEL`` names, which the agent would ask
+    anyway. So the model is part of each episode's key (another model is another episode)
+    and of its record (the leaderboard's row names it)."""
+    env = os.environ if env is None else env
+    out = {agent: dict(args) for agent, args in (agent_args or {}).items()}
+    model = env.get(ENV_MODEL)
+    for agent in agents:
+        if not model or "model" in out.get(agent, {}):
+            continue
+        try:
+            takes_model = "model" in inspect.signature(resolve(agent)).parameters
+        except (ValueError, TypeError):
+            continue  # an agent that cannot load fails in its episodes, with the reason
+        if takes_model:
+            out.setdefault(agent, {})["model"] = model
+    return out
+
+
+def model_of(agent: Any) -> str | None:
+    """The model an agent asks, when it has a chat client (the ``llm`` and ``aide`` agents,
+    and any agent that wraps one as ``.agent``)."""
+    for obj in (agent, getattr(agent, "agent", None)):
+        model = getattr(getattr(obj, "client", None), "model", None)
+        if isinstance(model, str) and model:
+            return model
+    return None
+
+
 class EpisodeRunner:
     """Plays one episode: the pool runs the programs, an Episode composes the observations.
 
@@ -106,6 +140,7 @@ class EpisodeRunner:
         record: dict[str, Any] = {
             "key": spec.key(),
             **spec.as_dict(),
+            "model": spec.model,
             "steps": [],
             "error": None,
             "mle_gym_version": __version__,
@@ -114,6 +149,7 @@ class EpisodeRunner:
         task, prompt, options = self.setup(spec)
         try:
             agent = self._agent(spec, record)
+            record["model"] = record["model"] or model_of(agent)
             episode = Episode(task, prompt, max_steps=spec.max_steps)
             budget = None if spec.time_budget is None else spec.time_budget - (time.time() - started)
             result = play(

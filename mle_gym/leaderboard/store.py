@@ -1,6 +1,7 @@
 """The results store: a folder of JSONL files, one per run, one record per episode.
 
-A record is self-describing (agent, arguments, task, seed, data, budgets, every step's
+A record is self-describing (agent, arguments, the model an LLM agent asked, task, seed,
+data, budgets, every step's
 public and private score, validity and duration) so a table can be rebuilt from the files
 alone, years later. An episode is identified by :meth:`EpisodeSpec.key`; a rerun skips the
 keys already stored without an error, which is what makes runs resumable.
@@ -18,6 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Agent arguments that say how to reach a model, not what the agent does: left out of the
+# episode key, so the same model behind another port (``--port 0``) is the same episode.
+TRANSPORT_ARGS = frozenset({"base_url", "api_key", "timeout", "max_retries"})
+SECRET_ARGS = frozenset({"api_key"})
+
 
 @dataclass(frozen=True)
 class EpisodeSpec:
@@ -33,15 +39,25 @@ class EpisodeSpec:
 
     def key(self) -> str:
         """Stable id of the episode's configuration: the same spec gives the same key."""
+        identity = {k: v for k, v in self.agent_args.items() if k not in TRANSPORT_ARGS}
         blob = json.dumps(
-            [self.agent, self.agent_args, self.task, self.seed, self.data, self.max_steps,
+            [self.agent, identity, self.task, self.seed, self.data, self.max_steps,
              self.time_budget],
             sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    @property
+    def model(self) -> str | None:
+        """The model an LLM agent asks (its ``model`` argument), None for other agents."""
+        model = self.agent_args.get("model")
+        return None if model is None else str(model)
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The spec as a record stores it: an API key is never written to the results."""
+        out = asdict(self)
+        out["agent_args"] = {k: v for k, v in self.agent_args.items() if k not in SECRET_ARGS}
+        return out
 
 
 def new_run_id() -> str:
