@@ -58,14 +58,13 @@ def load_model(name: str, rows: list[dict[str, Any]], seed: int) -> tuple[Any, A
         from baselines.tiny_model import build_tiny_policy
 
         return build_tiny_policy([t for r in rows for t in (r["prompt"], r["completion"])], seed=seed)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from mle_gym.models import load_causal_lm
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype="auto")
-    except OSError as exc:
-        raise SystemExit(f"cannot load model {name!r}: {exc}. Give a local folder or a Hub id "
-                         "already in the cache (HF_HUB_OFFLINE=1 keeps it offline)") from exc
+    try:  # by path: a .gguf file (converted once), a folder, or a Hub id in the local cache
+        model, tokenizer = load_causal_lm(name, dtype="auto")
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"cannot load model {name!r}: {exc}. Give a .gguf file, a local "
+                         "folder or a Hub id already in the cache") from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
@@ -77,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--book", default=None, help="or a lesson book to take the pairs from")
     parser.add_argument("--trajectories", default=None, help="with --book: trajectory files")
     parser.add_argument("--min-reward", type=float, default=None)
-    parser.add_argument("--model", default="tiny", help='"tiny" (CPU smoke run) or a model path / Hub id')
+    parser.add_argument("--model", default="tiny", help='"tiny" (CPU smoke run), a model folder, a .gguf file or a Hub id in the cache')
     parser.add_argument("--out", required=True, help="where the fine-tuned model is saved")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--max-steps", type=int, default=-1, help="optimiser steps (overrides epochs)")

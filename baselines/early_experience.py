@@ -16,7 +16,7 @@ starts RL from. CPU, tiny random model (tests, smoke runs)::
     python -m baselines.early_experience --experience runs/exp --recipe iwm --model tiny \
         --output-dir runs/ee-iwm --steps 40 --eval
 
-A real model (GPU)::
+A real model: a Hub id, a model folder or a ``.gguf`` file (GPU for a 3B model)::
 
     python -m baselines.early_experience --experience runs/exp --recipe sr \
         --model Qwen/Qwen2.5-3B-Instruct --bf16 --steps 300 --output-dir runs/ee-sr
@@ -98,12 +98,11 @@ def load_policy(args: argparse.Namespace, texts: Sequence[str]) -> tuple[Any, An
 
         return build_tiny_policy(list(texts), seed=args.seed)
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForCausalLM.from_pretrained(
-        args.model, dtype=torch.bfloat16 if args.bf16 else "auto")
-    return model, tokenizer
+    from mle_gym.models import load_causal_lm
+
+    # by path: a .gguf file (converted once), a folder, or a Hub id in the local cache
+    return load_causal_lm(args.model, dtype=torch.bfloat16 if args.bf16 else "auto")
 
 
 def sft(model: Any, tokenizer: Any, rows: list[dict[str, Any]], steps: int,

@@ -200,10 +200,14 @@ def train_grpo(args: argparse.Namespace) -> Any:
 
 
 def _policy(args: argparse.Namespace, runtime: Any, prompt: str) -> tuple[Any, Any]:
-    if args.model != "tiny":
-        from transformers import AutoTokenizer
+    if args.model != "tiny":  # by path: a .gguf file, a folder, or a Hub id in the local cache
+        from mle_gym.models import load_causal_lm
 
-        return args.model, AutoTokenizer.from_pretrained(args.model, padding_side="left")
+        model, tokenizer = load_causal_lm(args.model, dtype="auto")
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return model, tokenizer
     from baselines.tiny_model import build_tiny_policy, warm_start
 
     programs = list(program_family(runtime.spec, (1.0,)).values())
@@ -230,7 +234,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="softmax: training fractions of each reference program")
     p.add_argument("--steps", type=int, default=40, help="softmax: policy updates")
     p.add_argument("--lr", type=float, default=0.5, help="softmax: step size on the logits")
-    p.add_argument("--model", default="tiny", help='grpo: "tiny" or a Hugging Face id / folder')
+    p.add_argument("--model", default="tiny", help='grpo: "tiny", a model folder, a .gguf file or a Hub id in the cache')
     p.add_argument("--max-steps", type=int, default=2, help="grpo: optimizer steps")
     p.add_argument("--max-completion-length", type=int, default=256)
     p.add_argument("--learning-rate", type=float, default=1e-5)

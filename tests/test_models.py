@@ -64,6 +64,30 @@ def test_models_are_found_by_path_and_hub_ids_are_never_downloaded(tmp_path, tin
         locate_model(tmp_path / "w.bin")
 
 
+def test_the_training_baselines_load_models_by_path_and_never_download(tiny_folder):
+    """early_experience, ttrl and distill_lessons go through load_causal_lm: a folder loads
+    (a .gguf file too: test_real_model.py), a Hub id not in the cache is refused offline."""
+    import argparse
+
+    from baselines import distill_lessons, early_experience, ttrl
+
+    with torch_threads(1):
+        loaded = [
+            early_experience.load_policy(argparse.Namespace(model=str(tiny_folder), bf16=False,
+                                                            seed=0), []),
+            ttrl._policy(argparse.Namespace(model=str(tiny_folder)), None, "prompt"),
+            distill_lessons.load_model(str(tiny_folder), [], seed=0),
+        ]
+    weights = [next(iter(model.state_dict().values())) for model, _ in loaded]
+    assert all((w == weights[0]).all() for w in weights)  # the saved model, not a fresh one
+    assert loaded[1][1].padding_side == "left"
+    with pytest.raises(SystemExit, match="never downloads"):
+        distill_lessons.load_model("no-such-org/no-such-model-xyz", [], seed=0)
+    with pytest.raises(ValueError, match="never downloads"):
+        early_experience.load_policy(argparse.Namespace(model="no-such-org/no-such-model-xyz",
+                                                        bf16=False, seed=0), [])
+
+
 def test_server_answers_chat_health_and_models(server):
     health = get(server.url.removesuffix("/v1") + "/health")
     assert health["status"] == "ok" and health["backend"] == "transformers"

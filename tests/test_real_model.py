@@ -140,3 +140,24 @@ def test_one_grpo_step_after_a_warm_start(gguf, docker_client, spooky_data, tmp_
     assert trainer.args.gradient_checkpointing
     assert (tmp_path / "run" / "config.json").is_file()
     print(f"\n[real model] GRPO: warm start + 1 step in {time.monotonic() - started:.0f} s")
+
+
+def test_the_training_baselines_load_the_gguf_by_path(gguf):
+    """early_experience, ttrl and distill_lessons take a .gguf path like duration_grpo."""
+    import argparse
+
+    from baselines import distill_lessons, early_experience, ttrl
+    from mle_gym.models import set_torch_threads
+
+    set_torch_threads(1)
+    loaded = [
+        early_experience.load_policy(argparse.Namespace(model=str(gguf), bf16=False, seed=0), []),
+        ttrl._policy(argparse.Namespace(model=str(gguf)), None, "prompt"),
+        distill_lessons.load_model(str(gguf), [], seed=0),
+    ]
+    for model, tokenizer in loaded:
+        assert model.config.model_type == "llama" and model.num_parameters() > 100_000_000
+        assert tokenizer.pad_token is not None or tokenizer.eos_token is not None
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=True)
+        assert len(ids) > 3
+    assert loaded[1][1].padding_side == "left"  # GRPO generates from left-padded batches
