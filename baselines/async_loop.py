@@ -225,11 +225,11 @@ class PoolBackend:
         self.handles[sample.id] = self.pool.submit(job)
 
     def next_finished(self) -> Sample:
-        while True:
-            result = next(self.pool.as_completed())
-            tag = result.job.tag
-            if isinstance(tag, tuple) and len(tag) == 2 and tag[0] == self.run_id:
-                break  # another user's result: theirs, not ours
+        # Only this run's handles: a plain as_completed() would take (and drop) the results
+        # of others sharing the pool, and end early when another consumer took one of ours.
+        result = next(self.pool.as_completed(list(self.handles.values())))
+        tag = result.job.tag
+        assert isinstance(tag, tuple) and tag[0] == self.run_id, tag
         sample: Sample = tag[1]
         self.handles.pop(sample.id, None)
         sample.finished_at = self.now()

@@ -45,8 +45,11 @@ Semantics:
   "docker-warm", one warm container per slot: ``workers`` containers in all).
 * ``as_completed()`` yields every result not yet taken, including jobs submitted during
   the loop, and ends when nothing is queued, running or untaken; ``as_completed(handles)``
-  yields those jobs' results. Each result is taken once across ``as_completed`` calls;
-  ``handle.result()`` can always read it again.
+  yields those jobs' results. Each result is taken once across ``as_completed`` calls
+  (with or without handles; a result is taken when it is yielded, so stopping early loses
+  none). ``handle.result()`` reads a result without taking it: ``as_completed()`` still
+  yields it once, so a consumer of ``as_completed()`` never misses a result because
+  someone read its handle. A caller who wants only its own results passes its handles.
 * ``handle.cancel()``: a queued job is removed and ends with ``error="cancelled"``; a
   running one has its container killed (Docker sandboxes; with the local sandbox it runs
   on) and also ends ``"cancelled"``. False when the job had already ended.

@@ -157,17 +157,24 @@ class RolloutPool:
             with self._cond:
                 while not any(h.done() for h in pending.values()):
                     self._wait(deadline)
-                ready = sorted(
-                    (h._result for h in pending.values() if h.done()),
-                    key=lambda r: r.order,  # type: ignore[union-attr]
-                )
-                for result in ready:
-                    assert result is not None
-                    del pending[result.job_id]
-                    with contextlib.suppress(ValueError):  # taken here, not again later
-                        self._completed.remove(result)
-                        self._undelivered -= 1
-            yield from ready  # type: ignore[misc]
+                # One at a time, taken as it is yielded: a caller who stops early (next(),
+                # break) leaves the rest to a later as_completed(), none of them lost.
+                done = [h._result for h in pending.values() if h.done()]
+                result = min(done, key=lambda r: r.order)  # type: ignore[union-attr]
+                assert result is not None
+                del pending[result.job_id]
+                self._take(result)
+            yield result
+
+    def _take(self, result: JobResult) -> None:
+        """Take ``result`` out of the queue of untaken results, if it is still there. By
+        identity: ``==`` on results compares their jobs' tags, which may be anything (an
+        array's ``==`` raises)."""
+        for i, queued in enumerate(self._completed):
+            if queued is result:
+                del self._completed[i]
+                self._undelivered -= 1
+                return
 
     def _wait(self, deadline: float | None) -> None:
         remaining = None if deadline is None else deadline - time.monotonic()
