@@ -117,6 +117,25 @@ def test_max_tokens_and_stop_sequences_are_honoured(server):
     assert cut.raw["usage"]["completion_tokens"] < 40
 
 
+def test_generation_seconds_leave_out_the_wait_for_another_request(server):
+    """Requests are answered one at a time; a queued one's wait is not generation time, or
+    /health's tokens per second would halve whenever two agents share the server."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = ChatClient(base_url=server.url, model="tiny", max_retries=0)
+    messages = [{"role": "user", "content": "import pandas as pd"}]
+    before = server.seconds
+    started = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda seed: client.complete(
+            messages, temperature=1.0, max_tokens=120, seed=seed), (1, 2)))
+    wall = time.monotonic() - started
+    assert all(r.raw["usage"]["completion_tokens"] > 0 for r in replies)
+    # the two generations ran one after the other inside the wall time, never overlapping
+    assert server.seconds - before <= wall
+
+
 def test_bad_requests_and_overlong_prompts_get_400s_that_say_why(server):
     client = ChatClient(base_url=server.url, model="tiny", max_retries=0)
     with pytest.raises(LLMError, match="context of 4096"):

@@ -88,16 +88,17 @@ class TransformersEngine:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if stop:
             kwargs.update(stop_strings=list(stop), tokenizer=tok)
-        started = time.monotonic()
         with self._lock, torch.inference_mode():
+            started = time.monotonic()  # after the lock: a queued request's wait is not generation
             if seed is not None:
                 torch.manual_seed(int(seed))
             out = self.model.generate(torch.tensor([ids], device=self.device), **kwargs)
+            seconds = time.monotonic() - started
         new = out[0, len(ids):].tolist()
         hit_eos = bool(new) and eos is not None and new[-1] == eos
         text, stopped = cut_at_stop(tok.decode(new, skip_special_tokens=True), stop)
         finish = "stop" if hit_eos or stopped or len(new) < limit else "length"
-        return Generation(text, finish, len(ids), len(new), time.monotonic() - started)
+        return Generation(text, finish, len(ids), len(new), seconds)
 
 
 class LlamaCppEngine:
@@ -141,17 +142,18 @@ class LlamaCppEngine:
 
     def generate(self, messages: list[dict[str, str]], max_tokens: int, temperature: float,
                  top_p: float, seed: int | None, stop: list[str]) -> Generation:
-        started = time.monotonic()
         with self._lock:
+            started = time.monotonic()
             if seed is not None:
                 self.llm.set_seed(int(seed))
             out = self.llm.create_chat_completion(
                 messages=messages, max_tokens=int(max_tokens), temperature=float(temperature),
                 top_p=float(top_p), stop=list(stop) or None)
+            seconds = time.monotonic() - started
         choice, usage = out["choices"][0], out.get("usage", {})
         return Generation(choice["message"]["content"] or "", choice.get("finish_reason") or "stop",
                           int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
-                          time.monotonic() - started)
+                          seconds)
 
 
 def load_engine(name_or_path: str, backend: str = "transformers", ctx: int = DEFAULT_CTX,
