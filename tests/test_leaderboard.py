@@ -161,6 +161,20 @@ def test_an_llm_agent_without_a_model_argument_gets_the_environments_model():
     assert [e.model for e in episodes] == ["SmolLM2", None]
 
 
+def test_the_record_names_the_model_the_agent_was_built_with():
+    from mle_gym.agents import load_agent
+    from mle_gym.leaderboard.runner import model_of
+
+    llm = load_agent("llm", model="m1", base_url="http://127.0.0.1:9/v1")
+    assert model_of(llm) == "m1"
+
+    class Wrapper:  # a wrapping agent (like the lessons agent) keeps the inner one as .agent
+        agent = llm
+
+    assert model_of(Wrapper()) == "m1"
+    assert model_of(load_agent("template-fast")) is None
+
+
 def test_rows_are_per_agent_and_model_and_the_page_names_the_model(tmp_path):
     slug = "spooky-author"
     records = [record("llm", slug, s, [step(0.6)], agent_args={"model": "small-lm"})
