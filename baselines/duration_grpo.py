@@ -113,6 +113,15 @@ def build_parser(prog: str = "python -m baselines.duration_grpo") -> argparse.Ar
     )
     p.add_argument("--workers", type=int, default=4, help="programs running at once")
     p.add_argument(
+        "--backend", default="local", choices=["local", "ray"],
+        help="where programs run: threads here, or one Ray actor per worker across a cluster",
+    )
+    p.add_argument(
+        "--ray-address", default=None,
+        help='--backend ray: "auto", "ray://head:10001" or host:port; unset: RAY_ADDRESS, '
+        "else a local Ray",
+    )
+    p.add_argument(
         "--time-limit", type=float, default=None, help="seconds per program (task's default)"
     )
     p.add_argument("--duration-floor", type=float, default=1.0, help="seconds charged at least")
@@ -184,6 +193,16 @@ def build_parser(prog: str = "python -m baselines.duration_grpo") -> argparse.Ar
     p.add_argument("--report-to", default="none", help='TRL/transformers loggers, e.g. "wandb"')
     p.add_argument("--seed", type=int, default=0)
     return p
+
+
+def rollout_pool(args: argparse.Namespace) -> RolloutPool:
+    """The pool the trainers' programs run in: ``--workers`` slots, here or on Ray. On Ray
+    the slots' actors are spread over the cluster's nodes (one per node before a second)."""
+    if args.backend == "ray":
+        return RolloutPool(backend="ray", workers=args.workers, sandbox=args.sandbox,
+                           address=args.ray_address,
+                           actor_options={"scheduling_strategy": "SPREAD"})
+    return RolloutPool(backend="local", workers=args.workers, sandbox=args.sandbox)
 
 
 # --------------------------------------------------------------------------------------------
@@ -527,7 +546,7 @@ def train(args: argparse.Namespace) -> DurationAwareGRPOTrainer:
     # The pool's runtimes run under the limits this one resolved: one source of truth.
     options = RuntimeOptions.of(options, time_limit=runtime.time_limit,
                                 memory_limit=runtime.memory_limit, cpus=runtime.cpus)
-    with RolloutPool(backend="local", workers=args.workers, sandbox=args.sandbox) as pool:
+    with rollout_pool(args) as pool:
         reward = EnvReward(runtime, pool, options)
         prompts = Prompts(runtime, reward)
         seed_improve_prompts(reward, runtime)

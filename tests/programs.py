@@ -65,3 +65,15 @@ try:
 except OSError as exc:
     print("INPUT-READONLY", type(exc).__name__)
 """
+
+# A valid submission after a pause: the sample submission, copied after sleeping.
+SLEEP_THEN_SUBMIT = """
+import os, shutil, time
+time.sleep({seconds})
+shutil.copy(os.path.join(os.environ["MLE_INPUT_DIR"], "sample_submission.csv"),
+            os.environ["MLE_SUBMISSION_PATH"])
+"""
+
+
+def sleep_then_submit(seconds: float) -> str:
+    return SLEEP_THEN_SUBMIT.format(seconds=seconds)

@@ -18,26 +18,17 @@ import pytest
 
 from mle_gym.pool import RolloutPool, StepJob
 from mle_gym.sandbox.docker_backend import SESSION_LABEL
+from tests.conftest import wait_for
+from tests.programs import sleep_then_submit
 
 pytestmark = pytest.mark.docker
 
 SPOOKY = "spooky-author"
 LITE = {"data": "lite", "data_seed": 0, "time_limit": 120}
-# A valid submission: the sample submission, copied after a pause.
-SLEEPER = textwrap.dedent("""
-    import os, shutil, time
-    time.sleep({seconds})
-    shutil.copy(os.path.join(os.environ["MLE_INPUT_DIR"], "sample_submission.csv"),
-                os.environ["MLE_SUBMISSION_PATH"])
-""")
-
-
-def sleeper(seconds: float) -> str:
-    return SLEEPER.format(seconds=seconds)
 
 
 def job(seconds: float, tag=None) -> StepJob:
-    return StepJob(task=SPOOKY, program=sleeper(seconds), options=LITE, tag=tag)
+    return StepJob(task=SPOOKY, program=sleep_then_submit(seconds), options=LITE, tag=tag)
 
 
 def session_containers(client, session: str | None = None) -> list:
@@ -57,16 +48,6 @@ def running_program(client, containers) -> list:
         if any("/mle/ctl/program.py" in " ".join(p) for p in processes):
             found.append(container)
     return found
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.mark.parametrize("sandbox", ["docker", "docker-warm"])
@@ -190,7 +171,7 @@ def test_ctrl_c_cancels_the_batch_and_leaves_no_container(docker_client, spooky_
     session = f"fault-ctrl-c-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, MLE_GYM_SESSION=session, MLE_GYM_WORKDIR=str(tmp_path))
     program = tmp_path / "program.py"
-    program.write_text(sleeper(60))
+    program.write_text(sleep_then_submit(60))
     proc = subprocess.Popen(
         [sys.executable, "-c", INTERRUPTED_BATCH, sandbox, str(program)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
