@@ -87,6 +87,7 @@ from baselines.duration_grpo import (
     build_parser,
     grpo_config,
     load_policy,
+    rollout_pool,
     seed_improve_prompts,
     text_of,
 )
@@ -386,7 +387,7 @@ def train(args: argparse.Namespace) -> AsyncDurationGRPOTrainer:
     )
     if args.batch_size % args.num_generations:
         raise SystemExit("--batch-size must be a multiple of --num-generations (TRL's sampler)")
-    with RolloutPool(backend="local", workers=args.workers, sandbox=args.sandbox) as pool:
+    with rollout_pool(args) as pool:
         reward = EnvReward(runtime, pool, options)
         prompts = Prompts(runtime, reward)
         seed_improve_prompts(reward, runtime)
