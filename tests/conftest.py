@@ -70,6 +70,34 @@ def docker_sandbox(docker_client):
     sandbox.close()
 
 
+@pytest.fixture(scope="session")
+def reference_steps(docker_sandbox) -> Callable[[str], dict[str, tuple]]:
+    """``reference_steps(slug)``: the task's fast and strong reference programs, each run once
+    per test session in a Docker episode (seed 0), as ``{"fast": step, "strong": step}`` with
+    ``step`` the 5-tuple ``env.step`` returned. Several files assert different things about the
+    same two runs; running the heavy programs once per session keeps ``make test`` short."""
+    import gymnasium as gym
+
+    cache: dict[str, dict[str, tuple]] = {}
+
+    def steps(slug: str) -> dict[str, tuple]:
+        if slug not in cache:
+            spec = load_task(slug)
+            # A generous limit: on a loaded machine a strong reference can pass the task's default.
+            env = gym.make(spec.env_id, sandbox=docker_sandbox, max_steps=2, time_limit=900)
+            try:
+                env.reset(seed=0)
+                cache[slug] = {
+                    name: env.step((spec.folder / "solutions" / f"{name}.py").read_text())
+                    for name in ("fast", "strong")
+                }
+            finally:
+                env.close()
+        return cache[slug]
+
+    return steps
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_leftover_containers():
     """After the whole suite, no step container of this run may remain."""

@@ -24,9 +24,9 @@ def env(docker_sandbox):
 
 
 @pytest.fixture(scope="module")
-def outcomes(env, solutions):
-    """Run the fast and the strong reference program once; several tests read the results."""
-    return {name: env.step(solutions[name]) for name in ("fast", "strong")}
+def outcomes(reference_steps):
+    """The fast and the strong reference program, run once per session (``conftest.py``)."""
+    return reference_steps("spooky-author")
 
 
 def test_check_env_passes(docker_sandbox):
