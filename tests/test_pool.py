@@ -159,7 +159,8 @@ def test_cancel_a_queued_and_a_running_job(docker_client, spooky_data):
 
         after = pool.submit(job("print('after')"))
         assert after.result(timeout=120).info["exit_code"] == 0
-        orders = [r.order for r in pool.as_completed()]
+        orders = [h.result().order for h in (queued, running, after)]
+        assert list(pool.as_completed()) == []  # each was taken through its handle
     assert sorted(orders) == [0, 1, 2]
     assert our_containers(docker_client) == []
 

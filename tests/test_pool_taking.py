@@ -1,6 +1,6 @@
-"""Taking results from the pool: ``as_completed`` yields each result once, with or without
-handles, a caller who stops early loses nothing, results are told apart by identity (never
-by ``==`` on their tags), and the async trainer's backend takes only its own run's results
+"""Taking results from the pool: each result is delivered once (``as_completed`` with or
+without handles, or the job's handle), a caller who stops early loses nothing, results are
+told apart by identity (never by ``==`` on their tags), and the async trainer's backend takes only its own run's results
 from a pool it shares. The local sandbox runs the programs: this is the pool's queue, not
 isolation."""
 
@@ -13,7 +13,7 @@ import numpy as np
 from baselines.async_loop import PoolBackend, Sample
 from mle_gym.pool import RolloutPool, StepJob
 from mle_gym.sandbox.local import LocalSandbox
-from tests.conftest import SPOOKY
+from tests.conftest import SPOOKY, wait_for
 
 LITE = {"data": "lite", "data_seed": 0, "time_limit": 60}
 LOCAL = functools.partial(LocalSandbox, warn=False)
@@ -37,22 +37,23 @@ def test_a_result_taken_with_its_handle_is_not_yielded_again(spooky_data):
 def test_stopping_early_leaves_the_other_results_to_take(spooky_data):
     with RolloutPool(workers=1, sandbox=LOCAL) as pool:
         handles = [pool.submit(job(tag=i)) for i in range(3)]
-        for handle in handles:
-            handle.result(timeout=120)
+        wait_for(lambda: all(h.done() for h in handles), 120, "the three jobs")
         taken = next(pool.as_completed(handles, timeout=120))
         rest = [r.job_id for r in pool.as_completed(timeout=120)]
     assert taken.job_id == handles[0].id  # one worker: the first in finishes first
     assert sorted(rest) == [h.id for h in handles[1:]]  # none lost, none twice
 
 
-def test_reading_a_handle_does_not_take_its_result(spooky_data):
-    """The documented contract: a consumer of ``as_completed()`` never misses a result
-    because someone else read the job's handle."""
+def test_reading_a_handle_takes_its_result(spooky_data):
+    """Each result is delivered once: read through its handle, ``as_completed()`` does not
+    yield it again, so a pool read only through handles keeps nothing it handed out."""
     with RolloutPool(workers=1, sandbox=LOCAL) as pool:
-        handle = pool.submit(job())
-        assert handle.result(timeout=120).error is None
-        assert [r.job_id for r in pool.as_completed(timeout=120)] == [handle.id]
-        assert handle.result().job_id == handle.id  # and the handle still reads it
+        handles = [pool.submit(job(tag=i)) for i in range(3)]
+        assert handles[0].result(timeout=120).error is None
+        assert handles[2].result(timeout=120).error is None
+        assert [r.job_id for r in pool.as_completed(timeout=120)] == [handles[1].id]
+        assert list(pool.as_completed(timeout=120)) == []
+        assert handles[0].result().job_id == handles[0].id  # a handle still reads it
 
 
 def sample(number: int) -> Sample:

@@ -47,9 +47,10 @@ Semantics:
   the loop, and ends when nothing is queued, running or untaken; ``as_completed(handles)``
   yields those jobs' results. Each result is taken once across ``as_completed`` calls
   (with or without handles; a result is taken when it is yielded, so stopping early loses
-  none). ``handle.result()`` reads a result without taking it: ``as_completed()`` still
-  yields it once, so a consumer of ``as_completed()`` never misses a result because
-  someone read its handle. A caller who wants only its own results passes its handles.
+  none). ``handle.result()`` takes it too: each result is delivered once, to its handle or
+  to ``as_completed()``, whichever asks first (a handle can be read again any time). So a
+  pool read only through handles keeps no result it handed out, however long it runs. A
+  caller who wants only its own results from a shared pool passes its handles.
 * ``handle.cancel()``: a queued job is removed and ends with ``error="cancelled"``; a
   running one has its container killed (Docker sandboxes; with the local sandbox it runs
   on) and also ends ``"cancelled"``. False when the job had already ended.

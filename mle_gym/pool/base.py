@@ -129,10 +129,15 @@ class JobHandle:
         return self.status == "running"
 
     def result(self, timeout: float | None = None) -> JobResult:
-        """The job's result, waiting up to ``timeout`` seconds (TimeoutError after that)."""
+        """The job's result, waiting up to ``timeout`` seconds (TimeoutError after that).
+
+        Reading it takes it: ``as_completed()`` will not yield it again (a pool read only
+        through handles would otherwise keep every result it ever made). A handle can be
+        read any number of times."""
         if not self._event.wait(timeout):
             raise TimeoutError(f"job {self.id} ({self.job.task}) has not finished after {timeout} s")
         assert self._result is not None
+        self._pool._taken_by_handle(self._result)
         return self._result
 
     def cancel(self) -> bool:

@@ -176,6 +176,11 @@ class RolloutPool:
                 self._undelivered -= 1
                 return
 
+    def _taken_by_handle(self, result: JobResult) -> None:
+        with self._cond:
+            self._take(result)
+            self._cond.notify_all()  # an as_completed() waiting for it may now be done
+
     def _wait(self, deadline: float | None) -> None:
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
