@@ -177,8 +177,8 @@ def test_the_record_names_the_model_the_agent_was_built_with():
 
 def test_rows_are_per_agent_and_model_and_the_page_names_the_model(tmp_path):
     slug = "spooky-author"
-    records = [record("llm", slug, s, [step(0.6)], agent_args={"model": "small-lm"})
-               for s in range(2)]
+    records = [record("llm", slug, s, [{**step(0.6), "agent_seconds": 100.0 + 40 * s}],
+                      agent_args={"model": "small-lm"}) for s in range(2)]
     records += [record("llm", slug, s, [step(None, valid=False)],
                        agent_args={"model": "tiny-lm"}) for s in range(2)]
     records.append(record("template-fast", slug, 0, [step(0.5)]))
@@ -191,6 +191,10 @@ def test_rows_are_per_agent_and_model_and_the_page_names_the_model(tmp_path):
     ranking, per_task = md.split("## Per task")
     assert "| # | agent | model | data |" in ranking
     assert "| 2 | llm | small-lm | lite |" in ranking and "| 3 | llm | tiny-lm | lite |" in ranking
+    # the time to write a program (an LLM's answer) beside the program's own run time
+    assert rows[1].median_agent_seconds == 120.0 and rows[2].median_agent_seconds is None
+    assert "agent s/step" in ranking
+    assert "| 1.0 | 120.0 | 2 |" in next(ln for ln in ranking.splitlines() if "small-lm" in ln)
     assert "| 1 | template-fast | – | lite |" in ranking
     assert f"| {slug} | log_loss ↓ | llm | tiny-lm |" in per_task
     assert "<td>small-lm</td>" in page and "<th>model</th>" in page

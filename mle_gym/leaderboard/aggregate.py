@@ -76,6 +76,7 @@ class TaskCell:
     medals: list[str | None] = field(default_factory=list)
     above_median: list[bool] = field(default_factory=list)
     step_durations: list[float] = field(default_factory=list)
+    agent_seconds: list[float] = field(default_factory=list)  # writing each program
     steps: int = 0
     valid_steps: int = 0
     timed_out_steps: int = 0
@@ -115,6 +116,10 @@ class TaskCell:
     @property
     def median_step_seconds(self) -> float | None:
         return statistics.median(self.step_durations) if self.step_durations else None
+
+    @property
+    def median_agent_seconds(self) -> float | None:
+        return statistics.median(self.agent_seconds) if self.agent_seconds else None
 
 
 @dataclass
@@ -178,6 +183,12 @@ class AgentRow:
         return statistics.median(durations) if durations else None
 
     @property
+    def median_agent_seconds(self) -> float | None:
+        """Median seconds the agent took to write a program (an LLM agent's answer)."""
+        seconds = [s for c in self.cells.values() for s in c.agent_seconds]
+        return statistics.median(seconds) if seconds else None
+
+    @property
     def steps(self) -> int:
         return sum(c.steps for c in self.cells.values())
 
@@ -217,6 +228,8 @@ def aggregate(records: Iterable[dict[str, Any]]) -> list[AgentRow]:
         cell.valid_steps += sum(bool(s.get("valid")) for s in steps)
         cell.timed_out_steps += sum(bool(s.get("timed_out")) for s in steps)
         cell.step_durations += [float(s["duration"]) for s in steps if s.get("duration") is not None]
+        cell.agent_seconds += [float(s["agent_seconds"]) for s in steps
+                               if s.get("agent_seconds") is not None]
         best = best_step(record, spec)
         private = None if best is None else best.get("private_score")
         if private is not None:

@@ -26,6 +26,8 @@ RULES = [
     "Model: the model an LLM agent asked (the name its server serves); another model is "
     "another row.",
     "Valid: share of episodes with at least one valid submission.",
+    "s/step: median run time of a program; agent s/step: median time the agent took to "
+    "write one (an LLM agent's answer, with any wait for a model server it shares).",
     "Medal and above-median rates: full data only (Kaggle's thresholds).",
     "Timed out: steps stopped at the time limit, of all steps run; a row where every step "
     "timed out is marked: its score reflects the limit or the machine, not the agent.",
@@ -85,14 +87,15 @@ def _tasks(rows: Sequence[AgentRow]) -> list[str]:
 
 def ranked_table(rows: Sequence[AgentRow]) -> tuple[list[str], list[list[str]]]:
     head = ["#", "agent", "model", "data", "normalised", "valid", "medal", "> median", "s/step",
-            "episodes", "errors", "timed out"]
+            "agent s/step", "episodes", "errors", "timed out"]
     body = []
     for i, row in enumerate(rows, 1):
         body.append([
             str(i), row.agent, row.model or "–", row.data, _pm(row.score, row.score_sem),
             _pct(row.valid_rate),
             _pct(row.medal_rate), _pct(row.above_median_rate),
-            _fmt(row.median_step_seconds, 1), str(row.episodes), str(row.errors),
+            _fmt(row.median_step_seconds, 1), _fmt(row.median_agent_seconds, 1),
+            str(row.episodes), str(row.errors),
             _timeouts(row.timed_out_steps, row.steps),
         ])
     return head, body
@@ -176,9 +179,11 @@ def plot_normalised(rows: Sequence[AgentRow], path: Path) -> None:
     ax.invert_yaxis()
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("normalised score (0 = sample submission, 1 = reference)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize="small")
+    long_labels = any(len(row.label) > 24 for row in rows)  # an agent with its model's name
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2 if long_labels else 3,
+              fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # a wide legend is not cut off
     plt.close(fig)
 
 
