@@ -6,20 +6,34 @@ through a vLLM *server* (HTTP; no CPU path), packs sequences for a custom fused 
 (``fused_lm_head``, tree attention), runs rollouts in a child process that scores whole
 groups, and bounds staleness by *dropping* samples older than ``max_staleness`` versions
 (``RolloutQueueDataset``): exactly the pattern that starves slow programs, since the late
-samples are the slow ones. Subclassing ``GRPOTrainer`` keeps TRL's generation (HF
-``generate`` on CPU, its own colocated or server vLLM integration with weight syncing under
-``--use-vllm``), its loss, logging and saving, and replaces only where a training batch comes
-from (``_prepare_inputs``).
+samples are the slow ones. Subclassing ``GRPOTrainer`` keeps TRL's loss, logging and saving,
+its generation settings (``generation_config``, chat template, EOS handling) and its vLLM
+engine under ``--use-vllm``, and replaces where a training batch comes from
+(``_prepare_inputs``) and who generates (an actor thread, below).
 
-**The loop** (``baselines/async_loop.py``): ``--workers`` lanes each run one program at a time
-in the ``RolloutPool``. A free lane gets a new completion from the current policy as soon as
-admission allows, so programs run while the learner learns; the learner takes finished
-samples in completion order, ``--batch-size`` at a time. Each sample carries its behaviour
-policy version, per-token log-probabilities (vLLM's under ``--use-vllm``, else the trainer's
-own at generation time), reward and duration. Staleness is bounded by admission control: no
-new generation while an outstanding sample is ``--max-staleness`` (k) versions behind, and the
-learner waits for such a sample rather than update past it, so every sample is consumed at
-most k versions late and nothing finished is dropped.
+**The loop** (``baselines/async_loop.py``): ``--workers`` lanes (plus ``--prefetch`` lanes
+whose jobs wait in the pool's queue and start the moment a worker frees up) each run one
+program at a time in the ``RolloutPool``. Two roles:
+
+* the *actor* (two daemon threads of the loop) takes finished programs from the pool as they
+  finish and refills each free lane at once, while admission allows, with a completion of its
+  own copy of the policy (``ActorPolicy``: HF ``generate`` on a deep copy of the model, or
+  TRL's vLLM engine under ``--use-vllm``), synced with the learner's weights after every
+  optimizer step;
+* the *learner* (TRL's training loop, this thread) takes finished samples in completion
+  order from a thread-safe queue, ``--batch-size`` at a time, and computes the update.
+
+So lanes are refilled while the learner computes: with one thread (``--no-actor``, the
+previous design) a lane whose program finished during an update, or while the learner
+generated, sat idle until the learner came back; ``bench/async_vs_sync.py`` measures both.
+Each sample carries its behaviour policy version (the actor copy's version when it was
+generated), per-token log-probabilities (vLLM's under ``--use-vllm``, else the actor copy's
+own, scored at generation time), reward and duration. Staleness is bounded by admission
+control: no new generation while an outstanding sample is ``--max-staleness`` (k) versions
+behind, and the learner waits for such a sample rather than update past it, so every sample
+is consumed at most k versions late and nothing finished is dropped. Nor while two batches of
+finished samples already wait for the learner: when the learner is the bottleneck, lanes
+wait rather than pile up samples that go stale and swell its batches.
 
 **Off-policy correction.** Per token, rho_t = min(pi_theta_now(a_t) / pi_behaviour(a_t),
 ``--is-cap``), with pi_theta_now the policy at the update (the proximal policy of decoupled
@@ -58,16 +72,28 @@ lane longer, but the lane's next draw is again from pi), so arrivals carry no 1/
 beyond the transient of the first dt_slow seconds, and the weights then tilt learning
 towards slow programs. The reproduction (``baselines/repro``) measures both.
 
-Run (CPU, tiny model; GPU: ``--model Qwen/Qwen2.5-3B-Instruct --use-vllm --bf16``)::
+Run (CPU, tiny model)::
 
     python -m baselines.async_grpo --model tiny --max-steps 4 --workers 2
+
+A real model takes the same code path, by path or Hub id in the local cache (``load_policy``
+of ``baselines/duration_grpo.py``: a ``.gguf`` file, converted once, or a model folder)::
+
+    python -m baselines.async_grpo --model ~/.cache/mle-gym/models/SmolLM2-135M-Instruct.Q4_1.gguf ...
+    python -m baselines.async_grpo --model Qwen/Qwen2.5-3B-Instruct --use-vllm --bf16 ...   # GPU
+
+Under ``--use-vllm`` the actor thread generates with TRL's vLLM engine (no model copy) and the
+learner pushes its weights to vLLM after each step; this path was not run here (no GPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import math
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,6 +103,7 @@ if __package__ in (None, ""):  # run as a script: make `baselines` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
+from transformers import TrainerCallback
 from trl import GRPOTrainer
 from trl.trainer.utils import pad
 
@@ -110,6 +137,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--episode-seconds", type=float, default=60.0, help="episodes regime: a lane's time budget"
     )
     p.add_argument("--baseline-rate", type=float, default=0.1, help="EMA rate of the reward baseline")
+    p.add_argument(
+        "--prefetch",
+        type=int,
+        default=0,
+        help="lanes beyond --workers: their jobs wait in the pool's queue and start the moment a "
+        "worker frees up (counted by admission control like any outstanding job)",
+    )
+    p.add_argument(
+        "--no-actor",
+        dest="actor",
+        action="store_false",
+        help="one thread: the learner refills lanes itself between updates (lanes that finish "
+        "during an update wait for it)",
+    )
+    p.epilog = (
+        "A real model: --model PATH (a .gguf file or a model folder) or a Hub id in the local "
+        "cache, the same code path as --model tiny. GPU: --model Qwen/Qwen2.5-3B-Instruct "
+        "--use-vllm --bf16 (the actor generates with TRL's vLLM engine)."
+    )
     return p.parse_args(argv)
 
 
@@ -140,6 +186,120 @@ def truncated_ratio(
     return torch.where(mask.bool(), ratio, torch.ones_like(ratio))
 
 
+class ActorPolicy:
+    """The actor thread's policy: its own copy of the learner's weights (HF ``generate``), or
+    TRL's vLLM engine under ``--use-vllm``.
+
+    After each optimizer step the learner ``publish``es its weights: a snapshot (a clone,
+    since the next step changes the weights in place) that the actor loads before its next
+    generation, so the learner never waits for a generation in progress. Under vLLM the
+    learner pushes its weights into the engine itself, between generations (one lock)."""
+
+    def __init__(self, trainer: GRPOTrainer) -> None:
+        self.trainer = trainer
+        self.lock = threading.Lock()  # held while generating or loading weights
+        self.version = 0  # the learner's version these weights are
+        self._pending: tuple[int, dict[str, torch.Tensor]] | None = None
+        self._pending_lock = threading.Lock()
+        # The tokenizer is not shared with the learner's thread (fast tokenizers are not
+        # thread-safe).
+        self.tokenizer = copy.deepcopy(trainer.processing_class)
+        self.model = None
+        if not trainer.use_vllm:
+            model = copy.deepcopy(trainer.accelerator.unwrap_model(trainer.model))
+            if hasattr(model, "gradient_checkpointing_disable"):
+                model.gradient_checkpointing_disable()  # generation wants its KV cache
+            model.config.use_cache = True
+            model.eval().requires_grad_(False)
+            self.model = model
+
+    def publish(self, version: int) -> None:
+        """The learner's weights after an optimizer step (call from the learner's thread)."""
+        if self.model is None:  # vLLM reads the live weights: now, between two generations
+            with self.lock:
+                self.trainer.vllm_generation.sync_weights()
+                self.version = version
+            return
+        learner = self.trainer.accelerator.unwrap_model(self.trainer.model)
+        state = {k: v.detach().clone() for k, v in learner.state_dict().items()}
+        with self._pending_lock:
+            self._pending = (version, state)
+
+    def _refresh(self) -> None:
+        # Holding self.lock: load the newest published weights, if any.
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self.model.load_state_dict(pending[1])
+            self.version = pending[0]
+
+    @torch.no_grad()
+    def group(self, text: str, n: int) -> tuple[int, list[dict[str, Any]]]:
+        """``n`` completions of one prompt with their behaviour log-probs, and the version of
+        the weights that drew them (the same steps as TRL's ``_generate`` for text prompts)."""
+        t = self.trainer
+        prompts = [[{"role": "user", "content": text}]] * n
+        with self.lock:
+            if self.model is not None:
+                self._refresh()
+            prompt_ids = self.tokenizer.apply_chat_template(
+                conversation=prompts,
+                chat_template=t.chat_template,
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=True,
+                **t.chat_template_kwargs,
+            )["input_ids"]
+            if self.model is None:  # TRL's vLLM engine: its own sampled-token log-probs
+                _, completion_ids, logprobs, _ = t.vllm_generation.generate(
+                    prompts=prompt_ids, images=None, num_generations=n, profiler=contextlib.nullcontext()
+                )
+                logps = [[math.nan if lp[0] is None else float(lp[0]) for lp in seq] for seq in logprobs]
+            else:
+                completion_ids, logps = self._hf_generate(prompt_ids)
+            version = self.version
+        texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
+        return version, [
+            {"prompt_ids": list(p), "completion_ids": list(c), "logps": lp, "program": text_of(done)}
+            for p, c, lp, done in zip(prompt_ids, completion_ids, logps, texts, strict=True)
+        ]
+
+    def _hf_generate(self, prompt_ids: list[list[int]]) -> tuple[list[list[int]], list[list[float]]]:
+        t = self.trainer
+        device = t.accelerator.device
+        pad_id = t._tokenizer.pad_token_id
+        rows = [torch.tensor(ids) for ids in prompt_ids]
+        input_ids = pad(rows, padding_value=pad_id, padding_side="left").to(device)
+        mask = pad([torch.ones_like(x) for x in rows], padding_value=0, padding_side="left").to(device)
+        out = self.model.generate(input_ids=input_ids, attention_mask=mask, generation_config=t.generation_config)
+        completions = out[:, input_ids.size(1) :]
+        # Keep each completion up to and including its first EOS, as TRL does.
+        is_eos = torch.isin(completions, torch.tensor(t.eos_token_ids, device=completions.device))
+        first = torch.where(is_eos.any(1), is_eos.int().argmax(1), torch.full_like(is_eos[:, 0], is_eos.size(1), dtype=torch.long))
+        keep = torch.arange(completions.size(1), device=completions.device).unsqueeze(0) <= first.unsqueeze(1)
+        completion_ids = [c[k].tolist() for c, k in zip(completions.cpu(), keep.cpu(), strict=True)]
+        # Behaviour log-probs: the drawn tokens scored by the weights that drew them.
+        c_rows = [torch.tensor(c) for c in completion_ids]
+        c_ids = pad(c_rows, padding_value=pad_id, padding_side="right").to(device)
+        c_mask = pad([torch.ones_like(x) for x in c_rows], padding_value=0, padding_side="right").to(device)
+        logps, _, _ = GRPOTrainer._get_per_token_logps_and_entropies(
+            t,
+            self.model, torch.cat([input_ids, c_ids], 1), torch.cat([mask, c_mask], 1), c_ids.size(1)
+        )
+        return completion_ids, [row[: len(c)].tolist() for row, c in zip(logps, completion_ids, strict=True)]
+
+
+class _AfterOptimizerStep(TrainerCallback):
+    """Tells the loop that the policy is one version newer, once the optimizer has stepped."""
+
+    def __init__(self, trainer: AsyncDurationGRPOTrainer) -> None:
+        self.trainer = trainer
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self.trainer._after_step()
+        return control
+
+
 class AsyncDurationGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose training batches come from an :class:`AsyncLoop` over the pool.
 
@@ -161,6 +321,8 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
         regime: str = "resample",
         episode_seconds: float = 60.0,
         baseline_rate: float = 0.1,
+        prefetch: int = 0,
+        actor: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -177,16 +339,21 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
         self.loop = AsyncLoop(
             PoolBackend(pool, self.runtime.spec.slug, options),
             self._generate_sample,
-            lanes=workers,
+            lanes=workers + prefetch,
             batch_size=self.args.per_device_train_batch_size,
             max_staleness=max_staleness,
             regime=regime,
             episode_seconds=episode_seconds,
+            actor=actor,
         )
+        self.workers = workers
+        self.actor_policy: ActorPolicy | None = None  # made when training starts
         self._prefetched: dict[str, list[dict[str, Any]]] = {}
+        self._stats_lock = threading.Lock()  # the actor thread adds, the learner reads
         self._generate_seconds = 0.0  # generation time since the last update was logged
         self._scratch_turn = 0
         self.updates: list[dict[str, Any]] = []  # one record per update, for reports
+        self.add_callback(_AfterOptimizerStep(self))
 
     # -- generation ----------------------------------------------------------------------------
 
@@ -208,9 +375,17 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
         cache = self._prefetched.setdefault(key, [])
         cache[:] = [x for x in cache if version - x["version"] < self.loop.max_staleness]
         if not cache:
-            cache.extend(self._generate_group(self._prompt_for(lane, new_episode)))
-            for item in cache:
-                item["version"] = version
+            text = self._prompt_for(lane, new_episode)
+            if self.actor_policy is not None:  # the actor thread, with its own weights
+                started = time.perf_counter()
+                drawn, group = self.actor_policy.group(text, self.num_generations)
+                with self._stats_lock:
+                    self._generate_seconds += time.perf_counter() - started
+            else:
+                drawn, group = version, self._generate_group(text)
+            for item in group:
+                item["version"] = drawn
+            cache.extend(group)
         item = cache.pop(0)
         return Sample(id=-1, version=item["version"], lane=lane.index, program=item["program"], payload=item)
 
@@ -226,7 +401,8 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
         else:
             logprobs = [[math.nan if x is None else float(x) for x in seq] for seq in logprobs]
         self.model.train(was_training)
-        self._generate_seconds += time.perf_counter() - started
+        with self._stats_lock:
+            self._generate_seconds += time.perf_counter() - started
         return [
             {"prompt_ids": p, "completion_ids": c, "logps": lp, "program": text_of(done)}
             for p, c, lp, done in zip(prompt_ids, completion_ids, logprobs, completions, strict=True)
@@ -265,6 +441,11 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
     def _prepare_inputs(self, generation_batch: Any) -> dict[str, Any]:
         if not self.model.training:  # evaluation: TRL's own synchronous path
             return super()._prepare_inputs(generation_batch)
+        if self.loop.actor and self.actor_policy is None:
+            # The model is prepared now: copy it, start the actor's threads.
+            self.actor_policy = ActorPolicy(self)
+            self.actor_policy.version = self.loop.version
+            self.loop.start()
         started = time.perf_counter()
         batch = self.loop.next_batch()
         learnable = [s for s in batch if s.reward is not None]
@@ -278,12 +459,20 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
                 self.env_reward.offer(attempt)
         output = self.build_batch(learnable)
         self._log_update(batch, learnable, output.pop("_stats"), waited)
-        self.loop.advance()  # the optimizer step that follows makes the next version
-        return output
+        return output  # the optimizer step that follows makes the next version: _after_step
+
+    def _after_step(self) -> None:
+        """After the optimizer step: the learner's policy is one version newer; the actor
+        gets its weights."""
+        self.loop.advance()
+        if self.actor_policy is not None:
+            self.actor_policy.publish(self.loop.version)
 
     def build_batch(self, samples: list[Sample]) -> dict[str, Any]:
-        """TRL's training inputs for consumed samples: per-token advantages
-        A_k * w_k * rho_k,t (reward minus baseline, duration weight, truncated IS ratio)."""
+        """TRL's training inputs for consumed samples. The per-token advantages are
+        A_k * w_k * rho_k,t (reward minus baseline, duration weight, truncated IS ratio); rho
+        needs the current policy's log-probs, which the loss's own forward computes, so it is
+        folded in there (``_compute_loss``): no separate scoring pass per update."""
         batch = self._pad([s.payload["prompt_ids"] for s in samples], [s.payload["completion_ids"] for s in samples])
         mask = batch["completion_mask"]
         behaviour = pad(
@@ -291,9 +480,6 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
             padding_value=0.0,
             padding_side="right",
         ).to(mask.device)
-        with torch.no_grad():
-            current = self._logps_padded(batch)
-        rho = truncated_ratio(current, behaviour, mask, self.is_cap)
         limit = self.runtime.time_limit
         weights = self.normaliser.weights(
             [s.duration for s in samples], [s.failed for s in samples], limit
@@ -301,43 +487,79 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
         advantages = self.baseline.advantages([float(s.reward) for s in samples])
         w = torch.tensor(weights, dtype=torch.float32, device=mask.device)
         a = torch.tensor(advantages, dtype=torch.float32, device=mask.device)
-        per_token = (a * w).unsqueeze(1) * rho
-        token_weights = (w.unsqueeze(1) * rho)[mask.bool()].tolist()
         if self.use_vllm and self.vllm_importance_sampling_correction:
             # TRL's loss multiplies by its own vLLM ratio; ours (behaviour = vLLM's log-probs,
-            # so it covers the vLLM/trainer mismatch too) is already in the advantages.
-            batch["importance_sampling_ratio"] = torch.ones_like(current)
+            # so it covers the vLLM/trainer mismatch too) goes into the advantages.
+            batch["importance_sampling_ratio"] = torch.ones_like(behaviour)
         batch.update(
-            advantages=per_token,
-            old_per_token_logps=current,
+            advantages=a * w,  # times rho per token in _compute_loss
             num_items_in_batch=mask.sum(),
-            _stats={
-                "weights": weights,
-                "advantages": advantages,
-                "rho": rho[mask.bool()],
-                "rho_per_sample": ((rho * mask).sum(1) / mask.sum(1).clamp(min=1)).tolist(),
-                "ess": effective_sample_size(token_weights),
-                "n_tokens": len(token_weights),
-            },
+            _behaviour=behaviour,
+            _weights=w,
+            _stats={"weights": weights, "advantages": advantages},
         )
         return batch
+
+    def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
+        behaviour = inputs.pop("_behaviour", None)
+        weights = inputs.pop("_weights", None)
+        if behaviour is None:  # not a batch of ours (evaluation)
+            return super()._compute_loss(model, inputs)
+        scale, mask = inputs["advantages"], inputs["completion_mask"]
+        score = GRPOTrainer._get_per_token_logps_and_entropies
+
+        def scored(*args: Any, **kwargs: Any) -> Any:
+            # TRL's loss scores the batch under the current policy first, then reads the
+            # advantages: the ratio to the behaviour policy goes in between. With no
+            # old_per_token_logps TRL takes these same log-probs, detached, as pi_theta_now.
+            logps, entropies, aux = score(self, *args, **kwargs)
+            rho = truncated_ratio(logps.detach(), behaviour, mask, self.is_cap)
+            inputs["advantages"] = scale.unsqueeze(1) * rho
+            self._log_ratio(rho, weights, mask)
+            return logps, entropies, aux
+
+        # Only for this call, and only here: the actor thread scores through the class's
+        # method (GRPOTrainer._get_per_token_logps_and_entropies), never this attribute.
+        self._get_per_token_logps_and_entropies = scored
+        try:
+            return super()._compute_loss(model, inputs)
+        finally:
+            del self._get_per_token_logps_and_entropies
+
+    def _log_ratio(self, rho: torch.Tensor, weights: torch.Tensor, mask: torch.Tensor) -> None:
+        """The importance ratios and the effective sample size of this update."""
+        keep = mask.bool()
+        token_weights = (weights.unsqueeze(1) * rho)[keep].tolist()
+        ess = effective_sample_size(token_weights)
+        kept = rho[keep]
+        per_sample = ((rho * mask).sum(1) / mask.sum(1).clamp(min=1)).tolist()
+        ratio_mean = kept.mean().item() if kept.numel() else 1.0
+        metrics = {
+            "async/ess": ess,
+            "async/ess_fraction": ess / max(len(token_weights), 1),
+            "async/is_ratio_mean": ratio_mean,
+            "async/is_truncated_fraction": (kept >= self.is_cap).float().mean().item() if kept.numel() else 0.0,
+        }
+        for name, value in metrics.items():
+            self._metrics["train"][name].append(value)
+        update = self.updates[-1]
+        learnable = [x["id"] for x in update["samples"] if x["reward"] is not None]
+        update.update(
+            rho_mean=dict(zip(learnable, per_sample, strict=True)), ess=ess, is_ratio_mean=ratio_mean
+        )
 
     def _log_update(
         self, batch: list[Sample], learnable: list[Sample], stats: dict[str, Any], waited: float
     ) -> None:
-        rho = stats["rho"]
         stale = [s.staleness or 0 for s in batch]
         n = len(learnable)
         metrics = {
             "async/staleness_mean": sum(stale) / len(stale),
             "async/staleness_max": float(max(stale)),
             "async/batch_size": float(len(batch)),
-            "async/ess": stats["ess"],
-            "async/ess_fraction": stats["ess"] / max(stats["n_tokens"], 1),
-            "async/is_ratio_mean": rho.mean().item() if rho.numel() else 1.0,
-            "async/is_truncated_fraction": (rho >= self.is_cap).float().mean().item() if rho.numel() else 0.0,
             "async/learner_wait_s": waited,  # next_batch: waiting for programs, and generating
-            "async/generate_s": self._generate_seconds,
+            "async/generate_s": self._take_generate_seconds(),
+            "async/completion_length_mean": sum(len(s.payload["completion_ids"]) for s in learnable) / n,
             "async/blocked_admissions": float(self.loop.blocked),
             "duration/mean": sum(s.duration for s in learnable) / n,
             "duration/running_mean": self.normaliser.running_mean,
@@ -346,7 +568,6 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
             "env/valid_fraction": sum(not s.failed for s in learnable) / n,
             "env/reward_mean": sum(float(s.reward) for s in learnable) / n,
         }
-        self._generate_seconds = 0.0
         for name, value in metrics.items():
             self._metrics["train"][name].append(value)
         self.updates.append(
@@ -363,16 +584,24 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
                         "failed": s.failed,
                         "error": s.error,
                         "program": s.program,
+                        "started_at": s.started_at,
                         "finished_at": s.finished_at,
+                        "busy": s.busy,
                     }
                     for s in batch
                 ],
                 "weights": stats["weights"],
-                "rho_mean": dict(zip([s.id for s in learnable], stats["rho_per_sample"], strict=True)),
-                "ess": stats["ess"],
-                "is_ratio_mean": metrics["async/is_ratio_mean"],
+                # filled in by the loss (_log_ratio): per-sample mean ratio, ESS, mean ratio
+                "rho_mean": {},
+                "ess": None,
+                "is_ratio_mean": None,
             }
         )
+
+    def _take_generate_seconds(self) -> float:
+        with self._stats_lock:
+            seconds, self._generate_seconds = self._generate_seconds, 0.0
+        return seconds
 
     def close(self) -> None:
         self.loop.close()
@@ -380,6 +609,10 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
 
 def train(args: argparse.Namespace) -> AsyncDurationGRPOTrainer:
     """Build everything from ``args``, train asynchronously, save the policy."""
+    from mle_gym.models import set_torch_threads
+
+    threads = set_torch_threads(args.threads)  # explicit: torch's default oversubscribes
+    print(f"[async-grpo] torch threads: {threads} per thread (learner, actor)")
     options = RuntimeOptions(data=args.data, data_seed=args.data_seed, time_limit=args.time_limit)
     runtime = TaskRuntime.create(args.task, options)
     options = RuntimeOptions.of(
@@ -411,6 +644,8 @@ def train(args: argparse.Namespace) -> AsyncDurationGRPOTrainer:
             regime=args.regime,
             episode_seconds=args.episode_seconds,
             baseline_rate=args.baseline_rate,
+            prefetch=args.prefetch,
+            actor=args.actor,
         )
         started = time.perf_counter()
         try:

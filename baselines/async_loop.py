@@ -3,18 +3,29 @@ completion order, staleness is bounded by admission control. No torch here: the 
 drives the TRL trainer (``baselines/async_grpo.py``), the softmax learner of the
 reproduction on real env steps, and its replay on a virtual clock.
 
-* **Lanes.** There are ``lanes`` worker lanes (one per pool worker); a lane runs one program
-  at a time. When a lane is free and admission allows, the loop asks the policy for a sample
-  (``generate(lane, version, new_episode)``) and submits it. So the pool is kept full while the
-  learner learns: generation never waits for a batch to finish.
-* **Completion order.** ``next_batch()`` takes finished samples as the backend reports them,
-  fastest first, and returns at least ``batch_size`` of them.
+* **Lanes.** There are ``lanes`` lanes; a lane runs one program at a time. With more lanes
+  than the backend has workers, the extra lanes' jobs wait in the backend's queue and each
+  starts the moment a worker frees up (``--prefetch`` in the trainer): they count as
+  outstanding for admission control like any other.
+* **Who refills a lane.** ``actor=False``: the learner, inside ``next_batch`` (a lane that
+  finishes while the learner computes an update waits for the next call). ``actor=True``: an
+  actor refills a lane the moment its program finishes, whatever the learner is doing, and the
+  learner only takes finished samples from a queue. On a real clock (:class:`PoolBackend`) the
+  actor is two threads started by :meth:`AsyncLoop.start` (one takes finished programs from
+  the pool, one generates and submits); on the virtual clock (:class:`ReplayBackend`) it runs
+  inside the backend, as the clock passes finishing times.
+* **Completion order.** ``next_batch()`` takes finished samples in the order they finished,
+  and returns at least ``batch_size`` of them.
 * **Admission control, never discarding.** Let ``version`` be the learner's policy version and
   a sample's lag ``version - sample.version``. No new generation is admitted while any
   outstanding (submitted, not yet consumed) sample has lag >= ``max_staleness`` (k), and a batch
   is not closed while such a sample is outstanding: the learner waits for it and learns from it
   in this update. Hence every sample is consumed at lag <= k and no finished sample is ever
   dropped (dropping late samples is what starves slow programs: the late ones are the slow ones).
+  With an actor, a finished sample waits in a queue until the learner takes it; no generation
+  is admitted either while ``max_ready`` (two batches) already wait there, so when the
+  learner is the bottleneck the lanes wait instead of piling up samples that would go stale
+  and swell the learner's batches.
 * **Regimes.** ``"resample"``: every job is a fresh draw from the current policy.
   ``"episodes"``: a lane starts an episode with a fresh draw and then keeps improving its own
   last program (``new_episode=False``) until ``episode_seconds`` have passed, the way an agent
@@ -30,8 +41,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -52,11 +65,13 @@ class Sample:
     action: Any = None  # what the policy chose, when it is a discrete choice
     payload: Any = None  # the trainer's data (token ids, behaviour log-probabilities)
     generated_at: float = 0.0
+    started_at: float | None = None  # when a worker took it (it may wait in a queue first)
     finished_at: float | None = None
     consumed_at: float | None = None
     consumed_version: int | None = None
     reward: float | None = None  # None: no result (the sandbox broke), no learning signal
-    duration: float = 0.0
+    duration: float = 0.0  # the program's own run time
+    busy: float = 0.0  # the worker's time on the job: the program plus container and grading
     failed: bool = True  # timed out, crashed or wrote no valid submission
     error: str | None = None
     info: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -76,12 +91,13 @@ class Lane:
 
 
 class Backend(Protocol):
-    """Where samples run: ``submit`` starts one; ``next_finished`` blocks for the next to
-    finish (completion order) and fills in its outcome; ``now`` is the backend's clock."""
+    """Where samples run: ``submit`` starts one (or queues it while every worker is busy);
+    ``next_finished`` waits for the next to finish (completion order; None after
+    ``timeout`` seconds) and fills in its outcome; ``now`` is the backend's clock."""
 
     def submit(self, sample: Sample) -> None: ...
 
-    def next_finished(self) -> Sample: ...
+    def next_finished(self, timeout: float | None = None) -> Sample | None: ...
 
     def now(self) -> float: ...
 
@@ -104,6 +120,8 @@ class AsyncLoop:
         max_staleness: int = 2,
         regime: str = "resample",
         episode_seconds: float = math.inf,
+        actor: bool = False,
+        max_ready: int | None = None,
     ) -> None:
         if max_staleness < 1:
             raise ValueError("max_staleness must be at least 1 (0 would be lockstep: use the sync trainer)")
@@ -118,12 +136,30 @@ class AsyncLoop:
         self.max_staleness = max_staleness
         self.regime = regime
         self.episode_seconds = episode_seconds
+        self.actor = actor
+        # Two batches: the learner's next, and one filling while it computes. With one the
+        # lanes idle during most updates; with no cap a slow learner's batches grew to
+        # hundreds of samples on the virtual clock.
+        self.max_ready = 2 * batch_size if max_ready is None else max_ready
         self.version = 0
-        self.outstanding: dict[int, Sample] = {}
+        self.outstanding: dict[int, Sample] = {}  # submitted, not yet consumed (finished or not)
+        self.ready: deque[Sample] = deque()  # finished, not yet consumed, in completion order
         self.consumed: list[Sample] = []  # every sample consumed, in consumption order
         self.generated = 0
         self.blocked = 0  # times a free lane was refused a new generation
+        # (start, end) on the backend's clock of each update: from next_batch returning to
+        # advance(), the learner computing while lanes run.
+        self.updates: list[tuple[float, float]] = []
+        self._update_start: float | None = None
         self._next_id = 0
+        # One lock for the loop's state: the learner thread, and the actor's threads if started.
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self._failure: BaseException | None = None
+        self._generating = 0  # lanes reserved by the actor thread while it generates
+        if actor and getattr(backend, "virtual", False):
+            backend.on_finished = self._finished_by_actor  # type: ignore[attr-defined]
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -134,10 +170,37 @@ class AsyncLoop:
         return self.version - min(s.version for s in self.outstanding.values())
 
     def admissible(self) -> bool:
-        return self.lag() < self.max_staleness
+        """A new generation may start: nothing outstanding is k versions behind, and fewer
+        than ``max_ready`` finished samples wait for the learner (more would only go stale
+        while the learner is the bottleneck, and swell its batches)."""
+        return self.lag() < self.max_staleness and len(self.ready) < self.max_ready
+
+    def _reserve(self, lane: Lane) -> bool:
+        """Mark a free lane busy; whether its next job starts a new episode."""
+        now = self.backend.now()
+        new_episode = (
+            self.regime == "resample"
+            or lane.last is None
+            or lane.episode_start is None
+            or now - lane.episode_start >= self.episode_seconds
+        )
+        if new_episode:
+            lane.episode_start, lane.last = now, None
+        lane.busy = True
+        return new_episode
+
+    def _register(self, sample: Sample, lane: Lane, generated_at: float) -> None:
+        # A sample may come from an earlier version (generated ahead, in a group): it keeps
+        # that version, so its lag counts from when it was really generated.
+        sample.id, sample.lane = self._next_id, lane.index
+        sample.version = min(sample.version, self.version)
+        sample.generated_at = generated_at
+        self._next_id += 1
+        self.generated += 1
+        self.outstanding[sample.id] = sample
 
     def fill(self) -> None:
-        """Start a generation on every free lane, while admission allows."""
+        """Start a generation on every free lane, while admission allows (in this thread)."""
         for lane in self.lanes:
             if lane.busy:
                 continue
@@ -145,27 +208,30 @@ class AsyncLoop:
                 self.blocked += 1
                 return
             now = self.backend.now()
-            new_episode = (
-                self.regime == "resample"
-                or lane.last is None
-                or lane.episode_start is None
-                or now - lane.episode_start >= self.episode_seconds
-            )
-            if new_episode:
-                lane.episode_start, lane.last = now, None
+            new_episode = self._reserve(lane)
             sample = self.generate(lane, self.version, new_episode)
-            # A sample may come from an earlier version (generated ahead, in a group): it keeps
-            # that version, so its lag counts from when it was really generated.
-            sample.id, sample.lane = self._next_id, lane.index
-            sample.version = min(sample.version, self.version)
-            sample.generated_at = now
-            self._next_id += 1
-            self.generated += 1
-            self.outstanding[sample.id] = sample
-            lane.busy = True
+            self._register(sample, lane, now)
             self.backend.submit(sample)
 
-    # -- consumption -------------------------------------------------------------------------
+    # -- finishing and consumption -----------------------------------------------------------
+
+    def _finished(self, sample: Sample) -> None:
+        """A program finished: its lane is free, the sample waits for the learner."""
+        lane = self.lanes[sample.lane]
+        lane.busy = False
+        lane.last = sample if sample.error is None else lane.last
+        self.ready.append(sample)
+
+    def _finished_by_actor(self, sample: Sample) -> None:
+        # The virtual clock's actor: refill at the finishing time, learner busy or not.
+        self._finished(sample)
+        self.fill()
+
+    def _consume(self, sample: Sample) -> None:
+        self.outstanding.pop(sample.id)
+        sample.consumed_at = self.backend.now()
+        sample.consumed_version = self.version
+        self.consumed.append(sample)
 
     def overdue(self) -> list[Sample]:
         """Outstanding samples that would be more than k behind after the next update."""
@@ -174,28 +240,127 @@ class AsyncLoop:
     def next_batch(self) -> list[Sample]:
         """At least ``batch_size`` finished samples in completion order, plus any overdue one
         (waited for, never dropped)."""
-        self.fill()
-        batch: list[Sample] = []
-        while len(batch) < self.batch_size or self.overdue():
-            if not self.outstanding:
-                raise RuntimeError("nothing is running and nothing can be admitted: a loop bug")
-            sample = self.backend.next_finished()
-            self.outstanding.pop(sample.id)
-            lane = self.lanes[sample.lane]
-            lane.busy = False
-            lane.last = sample if sample.error is None else lane.last
-            sample.consumed_at = self.backend.now()
-            sample.consumed_version = self.version
-            batch.append(sample)
-            self.consumed.append(sample)
-            self.fill()
-        return batch
+        with self._cond:
+            if self._update_start is not None:  # next_batch without advance(): not an update
+                self._update_start = None
+            # Without threads this thread fills: at once, and when a consumed sample lets
+            # admission open again (with threads, the actor thread is woken for that).
+            if not self._threads:
+                self.fill()
+            batch: list[Sample] = []
+            while len(batch) < self.batch_size or self.overdue():
+                self._raise_failure()
+                if self.ready:
+                    sample = self.ready.popleft()
+                    self._consume(sample)
+                    batch.append(sample)
+                    if self._threads:
+                        self._cond.notify_all()  # the oldest may be gone: admission may open
+                    else:
+                        self.fill()
+                    continue
+                if self._threads:  # the actor's threads take results and refill lanes
+                    self._cond.wait(0.5)
+                    continue
+                if not self.outstanding:
+                    raise RuntimeError("nothing is running and nothing can be admitted: a loop bug")
+                sample = self.backend.next_finished()
+                assert sample is not None  # no timeout: it waits
+                if self.actor:
+                    self._finished_by_actor(sample)
+                else:
+                    self._finished(sample)
+            self._update_start = self.backend.now()
+            return batch
 
     def advance(self) -> None:
         """The learner applied an update: the policy is one version newer."""
-        self.version += 1
+        with self._cond:
+            if self._update_start is not None:
+                self.updates.append((self._update_start, self.backend.now()))
+                self._update_start = None
+            self.version += 1
+            self._cond.notify_all()
+
+    def during_updates(self, when: str = "started_at") -> int:
+        """Jobs whose ``when`` fell while the learner was computing an update:
+        ``"started_at"``, a worker took it (a queued job counts); ``"generated_at"``, it was
+        generated and submitted then (only an actor does that)."""
+        with self._cond:
+            spans = list(self.updates)
+            samples = [*self.consumed, *self.outstanding.values()]
+        times = [getattr(s, when) for s in samples]
+        return sum(1 for t in times if t is not None and any(a < t < b for a, b in spans))
+
+    # -- the actor's threads (real clock) ----------------------------------------------------
+
+    def start(self) -> None:
+        """With ``actor=True`` on a real clock: start the threads that take finished programs
+        and refill lanes while the learner computes. A no-op otherwise."""
+        if not self.actor or self._threads or getattr(self.backend, "virtual", False):
+            return
+        self._threads = [
+            threading.Thread(target=self._guard, args=(self._intake,), name="async-intake", daemon=True),
+            threading.Thread(target=self._guard, args=(self._act,), name="async-actor", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _guard(self, body: Callable[[], None]) -> None:
+        try:
+            body()
+        except BaseException as exc:  # reported to the learner by next_batch, never lost
+            with self._cond:
+                self._failure = self._failure or exc
+                self._stopping = True
+                self._cond.notify_all()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise RuntimeError(f"the async actor failed: {self._failure!r}") from self._failure
+
+    def _intake(self) -> None:
+        while not self._stopping:
+            # A short timeout: a job submitted meanwhile is waited for on the next call.
+            sample = self.backend.next_finished(timeout=0.05)
+            if sample is None:
+                continue
+            with self._cond:
+                self._finished(sample)
+                self._cond.notify_all()
+
+    def _act(self) -> None:
+        while True:
+            with self._cond:
+                refused = False
+                while True:
+                    if self._stopping:
+                        return
+                    lane = next((x for x in self.lanes if not x.busy), None)
+                    if lane is not None and self.admissible():
+                        break
+                    if lane is not None and not refused:
+                        self.blocked += 1
+                        refused = True
+                    self._cond.wait(0.5)
+                new_episode = self._reserve(lane)
+                version, now = self.version, self.backend.now()
+                self._generating += 1
+            try:
+                sample = self.generate(lane, version, new_episode)  # slow: outside the lock
+            finally:
+                with self._cond:
+                    self._generating -= 1
+            with self._cond:
+                self._register(sample, lane, now)
+            self.backend.submit(sample)
 
     def close(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=60)
         self.backend.close()
 
 
@@ -205,7 +370,11 @@ class AsyncLoop:
 
 
 class PoolBackend:
-    """Real env steps through a RolloutPool; only this run's results are taken."""
+    """Real env steps through a RolloutPool; waits only for this run's own jobs (by handle),
+    so other users of the pool keep their results. Thread-safe: one thread may submit while
+    another waits."""
+
+    virtual = False
 
     def __init__(self, pool: Any, task: str, options: Any) -> None:
         self.pool = pool
@@ -213,7 +382,8 @@ class PoolBackend:
         self.options = options
         self.run_id = uuid.uuid4().hex
         self.start = time.monotonic()
-        self.handles: dict[int, Any] = {}
+        self._cond = threading.Condition()
+        self.handles: dict[int, tuple[Any, Sample]] = {}  # pool job id -> (handle, sample)
 
     def now(self) -> float:
         return time.monotonic() - self.start
@@ -221,18 +391,34 @@ class PoolBackend:
     def submit(self, sample: Sample) -> None:
         from mle_gym.pool import StepJob
 
-        job = StepJob(self.task, sample.program, self.options, tag=(self.run_id, sample))
-        self.handles[sample.id] = self.pool.submit(job)
+        job = StepJob(self.task, sample.program, self.options, tag=(self.run_id, sample.id))
+        handle = self.pool.submit(job)  # its result is only taken through this handle
+        with self._cond:
+            self.handles[handle.id] = (handle, sample)
+            self._cond.notify_all()
 
-    def next_finished(self) -> Sample:
-        # Only this run's handles: a plain as_completed() would take (and drop) the results
-        # of others sharing the pool, and end early when another consumer took one of ours.
-        result = next(self.pool.as_completed(list(self.handles.values())))
-        tag = result.job.tag
-        assert isinstance(tag, tuple) and tag[0] == self.run_id, tag
-        sample: Sample = tag[1]
-        self.handles.pop(sample.id, None)
+    def next_finished(self, timeout: float | None = None) -> Sample | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if any(h.done() for h, _ in self.handles.values()):
+                    # The earliest finished of all our jobs (the pool's completion order),
+                    # taken out of the pool alone: results this run never takes, and other
+                    # users' results, stay there for as_completed().
+                    handles = [h for h, _ in self.handles.values()]
+                    result = next(self.pool.as_completed(handles, timeout=0))
+                    handle, sample = self.handles.pop(result.job_id)
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                # Woken by a submit; a finish is noticed within 10 ms.
+                self._cond.wait(0.01 if remaining is None else min(0.01, remaining))
         sample.finished_at = self.now()
+        if handle.started is not None:
+            sample.started_at = handle.started - self.start
+        sample.busy = float(result.wall_time)
+        sample.info["order"] = result.order  # the pool's completion count
         step = result.step
         if step is None:
             sample.error = result.error or "no result"
@@ -240,19 +426,21 @@ class PoolBackend:
         sample.reward = float(step.reward)
         sample.duration = float(step.duration)
         sample.failed = bool(step.timed_out or not step.valid_submission or step.no_model_trained)
-        sample.info = {
-            "valid": bool(step.valid_submission),
-            "score": step.score,
-            "milestones": len(step.milestones),
-            "timed_out": bool(step.timed_out),
-            "attempt": step.attempt() if step.valid_submission else None,
-        }
+        sample.info.update(
+            valid=bool(step.valid_submission),
+            score=step.score,
+            milestones=len(step.milestones),
+            timed_out=bool(step.timed_out),
+            attempt=step.attempt() if step.valid_submission else None,
+        )
         return sample
 
     def close(self) -> None:
-        for handle in list(self.handles.values()):
+        with self._cond:
+            handles = [h for h, _ in self.handles.values()]
+            self.handles.clear()
+        for handle in handles:
             handle.cancel()
-        self.handles.clear()
 
 
 @dataclass
@@ -267,7 +455,14 @@ class Outcome:
 class ReplayBackend:
     """A virtual clock: a submitted sample finishes after a duration drawn (with its reward)
     from the measured runs of its program (``sample.action`` names it). ``overhead`` seconds
-    are added per job (the container, grading); ``workers`` run at once, the rest queue."""
+    are added per job (the container, grading); ``workers`` run at once, the rest queue.
+
+    The clock moves when the loop waits for a result (``next_finished``) and when the learner
+    says it spent time (``elapse``: an update's compute). What finishes during ``elapse`` goes
+    to ``on_finished`` if set (the loop's actor, refilling lanes at that instant), else it
+    waits for ``next_finished``."""
+
+    virtual = True
 
     def __init__(
         self,
@@ -283,6 +478,8 @@ class ReplayBackend:
         self.clock = 0.0
         self.running: list[tuple[float, int, Sample]] = []  # (finish time, tiebreak, sample)
         self.queue: list[Sample] = []
+        self.done: deque[Sample] = deque()  # finished during elapse, not yet taken
+        self.on_finished: Callable[[Sample], None] | None = None
         self._tiebreak = 0
 
     def now(self) -> float:
@@ -292,6 +489,8 @@ class ReplayBackend:
         runs = self.outcomes[sample.action]
         o = runs[int(self.rng.integers(len(runs)))]
         sample.duration, sample.reward, sample.failed = o.duration, o.reward, o.failed
+        sample.busy = o.duration + self.overhead
+        sample.started_at = self.clock
         heapq.heappush(self.running, (self.clock + o.duration + self.overhead, self._tiebreak, sample))
         self._tiebreak += 1
 
@@ -301,7 +500,7 @@ class ReplayBackend:
         else:
             self.queue.append(sample)
 
-    def next_finished(self) -> Sample:
+    def _pop(self) -> Sample:
         finish, _, sample = heapq.heappop(self.running)
         self.clock = max(self.clock, finish)
         sample.finished_at = self.clock
@@ -309,9 +508,26 @@ class ReplayBackend:
             self._start(self.queue.pop(0))
         return sample
 
+    def next_finished(self, timeout: float | None = None) -> Sample | None:
+        if self.done:
+            return self.done.popleft()
+        return self._pop()
+
+    def elapse(self, seconds: float) -> None:
+        """``seconds`` pass (the learner computes): programs finish, queued ones start."""
+        target = self.clock + seconds
+        while self.running and self.running[0][0] <= target:
+            sample = self._pop()
+            if self.on_finished is not None:
+                self.on_finished(sample)
+            else:
+                self.done.append(sample)
+        self.clock = max(self.clock, target)
+
     def close(self) -> None:
         self.running.clear()
         self.queue.clear()
+        self.done.clear()
 
 
 __all__ = [

@@ -3,16 +3,25 @@
 Both trainers (``baselines.async_grpo`` and ``baselines.duration_grpo``) train the tiny model,
 warm-started on two programs that sleep 0.5 s and 5 s (mixed durations with nothing else to
 vary: this measures throughput, not learning), with real Docker steps, ``--workers`` at once
-and a batch of ``--workers`` samples per update.
+and a batch of ``--workers`` samples per update. The async trainer runs twice: as it is (an
+actor thread refills lanes while the learner computes) and with ``--no-actor`` (one thread:
+lanes that finish during an update wait for the learner; the design before the actor).
 
-The synchronous trainer waits for its whole batch, so an update takes as long as the batch's
-slowest program; the async one keeps every worker busy. The lockstep bound is the most the
-async trainer can gain when the pool is the bottleneck:
+Two yardsticks for the ratio async / sync, both printed:
 
-    bound = mean over sync batches of max(duration) / mean(duration)
-
-(with batch = workers, a sync update costs the slowest program, an async sample costs the
-mean program over the workers). It is computed from the sync run's own measured durations.
+* **lockstep bound** (the issue's): ``sum over sync batches of max(duration) / sum of
+  mean(duration)``. With batch = workers a sync update waits for the slowest program, an
+  async sample costs the mean one. It leaves out everything else: the sync trainer also pays
+  generation, the learner's update and per-step overhead *serially* each step (an async
+  trainer can hide them, so the ratio can exceed this "bound"), and in a short run the async
+  trainer consumes a different mix (completion order: fast results come first).
+* **capacity bound** (better founded): an async trainer learns no faster than the slower of
+  its two stages, each measured in its own run. The pool: ``workers`` always busy on the mix
+  it actually consumed, ``workers / mean(busy)`` with ``busy`` the worker's time per job
+  (program, container, grading). The learner: samples per second of the learner thread's
+  own time (run time minus time spent waiting for samples). Bound = min(pool, learner) /
+  the measured sync rate; ratio / bound is the async trainer's efficiency, and how busy the
+  workers were (utilisation) is printed too.
 
     python bench/async_vs_sync.py --quick       # ~3 min
     python bench/async_vs_sync.py --steps 12    # the measurement in the README
@@ -21,6 +30,7 @@ mean program over the workers). It is computed from the sync run's own measured 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -46,6 +56,7 @@ def _argv(folder: Path, steps: int, workers: int, paths: list[str]) -> list[str]
         "--warm-start-programs", *paths,
         "--workers", str(workers),
         "--time-limit", "60",
+        "--threads", "1",
         "--output-dir", str(folder),
     ]  # fmt: skip
 
@@ -54,53 +65,88 @@ def _runtime(trainer: Any) -> float:
     return next(h["train_runtime"] for h in reversed(trainer.state.log_history) if "train_runtime" in h)
 
 
+def async_row(trainer: Any, workers: int) -> dict[str, Any]:
+    """Rate and capacities of one async run, from its own records."""
+    runtime = _runtime(trainer)
+    consumed = trainer.loop.consumed
+    waited = sum(h["async/learner_wait_s"] for h in trainer.state.log_history if "async/learner_wait_s" in h)
+    mean_busy = sum(s.busy for s in consumed) / max(len(consumed), 1)
+    pool = workers / max(mean_busy, 1e-9)  # samples/s with every worker always busy
+    learner = len(consumed) / max(runtime - waited, 1e-9)  # samples/s of learner time
+    return {
+        "samples": len(consumed),
+        "time": runtime,
+        "rate": 60 * len(consumed) / runtime,
+        "capacity": 60 * min(pool, learner),
+        "pool": 60 * pool,
+        "learner": 60 * learner,
+        "utilisation": sum(s.busy for s in consumed) / (workers * runtime),
+        "duration": sum(s.duration for s in consumed) / max(len(consumed), 1),
+        "started_in_update": trainer.loop.during_updates("started_at"),
+        "submitted_in_update": trainer.loop.during_updates("generated_at"),
+        "staleness": sum(s.staleness or 0 for s in consumed) / max(len(consumed), 1),
+        "blocked": trainer.loop.blocked,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="3 updates each")
     p.add_argument("--steps", type=int, default=12, help="updates per trainer")
     p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--prefetch", type=int, default=0, help="the async trainer's --prefetch")
+    p.add_argument("--max-staleness", type=int, default=2, help="the async trainer's k")
+    p.add_argument("--skip-no-actor", action="store_true", help="run the async trainer once")
     args = p.parse_args(argv)
     steps = 3 if args.quick else args.steps
 
-    import torch
-
     from baselines import async_grpo, duration_grpo
 
-    torch.set_num_threads(1)
+    extra = ["--prefetch", str(args.prefetch), "--max-staleness", str(args.max_staleness)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = []
         for name, text in (("fast", FAST), ("slow", SLOW)):
             (folder / f"{name}.py").write_text(text)
             paths.append(str(folder / f"{name}.py"))
-        base = _argv(folder / "sync", steps, args.workers, paths)
-        sync = duration_grpo.train(duration_grpo.parse_args(base))
+        sync = duration_grpo.train(duration_grpo.parse_args(_argv(folder / "sync", steps, args.workers, paths)))
         sync_time = _runtime(sync)
         sync_samples = sync.state.global_step * args.workers
         batches = [h for h in sync.state.log_history if "duration/max" in h]
-        bound = sum(h["duration/max"] for h in batches) / max(
-            sum(h["duration/mean"] for h in batches), 1e-9
-        )
-        asy = async_grpo.train(async_grpo.parse_args(_argv(folder / "async", steps, args.workers, paths)))
-        async_time = _runtime(asy)
-        async_samples = len(asy.loop.consumed)
-        durations = [s.duration for s in asy.loop.consumed]
+        bound = sum(h["duration/max"] for h in batches) / max(sum(h["duration/mean"] for h in batches), 1e-9)
+        sync_mean = sum(h["duration/mean"] for h in batches) / max(len(batches), 1)
+        rows = {}
+        for label, flags in (("async", []), ("async --no-actor", ["--no-actor"])):
+            if label != "async" and args.skip_no_actor:
+                continue
+            argv_ = _argv(folder / label.replace(" ", ""), steps, args.workers, paths) + extra + flags
+            trainer = async_grpo.train(async_grpo.parse_args(argv_))
+            rows[label] = async_row(trainer, args.workers)
     sync_rate = 60 * sync_samples / sync_time
-    async_rate = 60 * async_samples / async_time
-    ratio = async_rate / sync_rate
     print()
-    print(f"workers {args.workers}, batch {args.workers}, {steps} updates each, programs 0.5 s and 5 s")
-    print(f"sync : {sync_samples:4d} samples in {sync_time:6.1f} s = {sync_rate:6.1f} samples/min")
-    print(f"async: {async_samples:4d} samples in {async_time:6.1f} s = {async_rate:6.1f} samples/min")
     print(
-        f"async / sync = {ratio:.2f}; lockstep bound = {bound:.2f} "
-        f"({100 * ratio / bound:.0f}% of the bound)"
+        f"workers {args.workers}, batch {args.workers}, {steps} updates each, programs 0.5 s and 5 s; "
+        f"async: k={args.max_staleness}, prefetch {args.prefetch}; load {os.getloadavg()[0]:.1f}"
     )
-    sync_mean = sum(h["duration/mean"] for h in batches) / max(len(batches), 1)
-    async_mean = sum(durations) / max(len(durations), 1)
-    print(f"mean program duration: sync {sync_mean:.2f} s, async {async_mean:.2f} s (the mixes agree?)")
-    learner = [h["step_time"] for h in asy.state.log_history if "step_time" in h]
-    print(f"async learner compute {sum(learner):.1f} s of {async_time:.1f} s (serial with generation on one CPU)")
+    print(f"{'':18s} samples  time s  samples/min  ratio  /lockstep  capacity/min  /capacity  util  mean dur")
+    print(f"{'sync':18s} {sync_samples:7d} {sync_time:7.1f} {sync_rate:12.1f}   1.00{'':30s}{sync_mean:15.2f}")
+    for label, r in rows.items():
+        ratio = r["rate"] / sync_rate
+        cap = r["capacity"] / sync_rate
+        print(
+            f"{label:18s} {r['samples']:7d} {r['time']:7.1f} {r['rate']:12.1f} {ratio:6.2f} "
+            f"{100 * ratio / bound:9.0f}% {r['capacity']:13.1f} {100 * ratio / cap:9.0f}% "
+            f"{r['utilisation']:5.2f} {r['duration']:9.2f}"
+        )
+    print(f"lockstep bound {bound:.2f} (sync batches' max/mean duration)")
+    for label, r in rows.items():
+        print(
+            f"{label}: capacity bound {r['capacity'] / sync_rate:.2f} = min(pool {r['pool']:.1f}, "
+            f"learner {r['learner']:.1f} samples/min) / sync; while the learner computed an "
+            f"update {r['submitted_in_update']} jobs were submitted and {r['started_in_update']} "
+            f"started; staleness mean {r['staleness']:.2f}; "
+            f"admission refused {r['blocked']}x"
+        )
     return 0
 
 

@@ -1,6 +1,7 @@
 """The asynchronous trainer (baselines/async_loop.py, baselines/async_grpo.py): admission
-control bounds staleness without dropping anything, the importance ratio, and a short
-asynchronous run of the tiny model with real Docker steps."""
+control bounds staleness without dropping anything, lanes are refilled while the learner
+computes (an actor, or jobs queued beyond the workers), the importance ratio, and short
+asynchronous runs with real Docker steps."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from baselines.async_loop import AsyncLoop, Outcome, ReplayBackend, Sample
+from baselines.async_loop import AsyncLoop, Outcome, PoolBackend, ReplayBackend, Sample
 
 # Two programs: 0.5 s and 5 s, as measured, with a little jitter.
 OUTCOMES = {
@@ -18,7 +19,9 @@ OUTCOMES = {
 }
 
 
-def _loop(k: int, seed: int, regime: str = "resample") -> tuple[AsyncLoop, list[int]]:
+def _loop(
+    k: int, seed: int, regime: str = "resample", actor: bool = False, lanes: int = 4
+) -> tuple[AsyncLoop, list[int]]:
     rng = np.random.default_rng(seed)
     lags_at_generation: list[int] = []
     loop: AsyncLoop
@@ -32,18 +35,26 @@ def _loop(k: int, seed: int, regime: str = "resample") -> tuple[AsyncLoop, list[
         return Sample(id=-1, version=version, lane=lane.index, program=action, action=action)
 
     backend = ReplayBackend(OUTCOMES, seed=seed, workers=4)
-    loop = AsyncLoop(backend, generate, lanes=4, batch_size=2, max_staleness=k, regime=regime,
-                     episode_seconds=12.0)  # fmt: skip
+    loop = AsyncLoop(backend, generate, lanes=lanes, batch_size=2, max_staleness=k, regime=regime,
+                     episode_seconds=12.0, actor=actor)  # fmt: skip
     return loop, lags_at_generation
+
+
+# The learner's compute per update, on the virtual clock: programs finish meanwhile.
+UPDATE_SECONDS = 0.7
 
 
 @pytest.mark.parametrize("k", [1, 2, 4])
 @pytest.mark.parametrize("regime", ["resample", "episodes"])
-def test_admission_control_bounds_staleness_and_drops_nothing(k: int, regime: str) -> None:
-    loop, lags = _loop(k, seed=k, regime=regime)
+@pytest.mark.parametrize(("actor", "lanes"), [(False, 4), (True, 4), (True, 6)])
+def test_admission_control_bounds_staleness_and_drops_nothing(
+    k: int, regime: str, actor: bool, lanes: int
+) -> None:
+    loop, lags = _loop(k, seed=k, regime=regime, actor=actor, lanes=lanes)
     for _ in range(300):
         batch = loop.next_batch()
         assert len(batch) >= 2
+        loop.backend.elapse(UPDATE_SECONDS)  # the learner computes; with an actor, lanes refill
         loop.advance()
     consumed = loop.consumed
     # Never more than k versions behind, and no generation admitted at lag k.
@@ -53,7 +64,9 @@ def test_admission_control_bounds_staleness_and_drops_nothing(k: int, regime: st
     ids = [s.id for s in consumed]
     assert len(ids) == len(set(ids))
     assert len(consumed) + len(loop.outstanding) == loop.generated
-    assert len(loop.outstanding) <= 4
+    # Outstanding: running or queued (at most one per lane), or finished and waiting for the
+    # learner (an actor refills a lane before the learner takes its result).
+    assert len(loop.outstanding) - len(loop.ready) <= lanes
     # Completion order: within the run, consumption follows finishing time.
     finished = [s.finished_at for s in consumed]
     assert finished == sorted(finished)
@@ -65,15 +78,136 @@ def test_admission_control_bounds_staleness_and_drops_nothing(k: int, regime: st
         assert any(s.staleness == 1 for s in consumed)
 
 
+def _run(actor: bool, lanes: int, seed: int, updates: int = 100) -> AsyncLoop:
+    loop, _ = _loop(2, seed=seed, actor=actor, lanes=lanes)
+    for _ in range(updates):
+        loop.next_batch()
+        loop.backend.elapse(UPDATE_SECONDS)
+        loop.advance()
+    return loop
+
+
+def test_lanes_are_refilled_while_the_learner_computes() -> None:
+    """The cause of the old loop's idle workers: it refilled lanes only when the learner asked
+    for a batch. An actor refills them as programs finish; prefetched lanes (more lanes than
+    workers) have jobs queued that start as workers free up."""
+    for seed in range(3):
+        single = _run(actor=False, lanes=4, seed=seed)
+        actor = _run(actor=True, lanes=4, seed=seed)
+        prefetch = _run(actor=False, lanes=6, seed=seed)
+        assert len(single.updates) == len(actor.updates) == 100
+        # One thread, lanes = workers: nothing is submitted or started during an update.
+        assert single.during_updates("generated_at") == 0
+        assert single.during_updates("started_at") == 0
+        # The actor submits during updates, and those jobs start at once.
+        assert actor.during_updates("generated_at") > 20
+        assert actor.during_updates("started_at") > 20
+        # Queued jobs start during updates; only the learner submits.
+        assert prefetch.during_updates("generated_at") == 0
+        assert prefetch.during_updates("started_at") > 20
+        # Busier workers on the same virtual clock: more of the workers' time went into
+        # consumed samples (a property of the schedule, not of this machine's speed).
+        for loop in (single, actor):
+            loop.utilisation = sum(s.busy for s in loop.consumed) / (4 * loop.backend.now())
+        assert actor.utilisation > single.utilisation
+
+
+def test_a_slow_learner_holds_the_actor_back_instead_of_swelling_its_batches() -> None:
+    """When the learner is the bottleneck, finished samples wait in the queue; admission stops
+    at two batches waiting, so batches stay near batch_size (without that cap they grow with
+    everything the lanes finish within k versions)."""
+
+    def largest_batch(max_ready: int | None) -> int:
+        loop, lags = _loop(2, seed=0, actor=True)
+        if max_ready is not None:
+            loop.max_ready = max_ready
+        sizes = []
+        for _ in range(60):
+            sizes.append(len(loop.next_batch()))
+            loop.backend.elapse(30.0)  # an update far longer than any program
+            loop.advance()
+        assert max(lags) < 2 and max(s.staleness for s in loop.consumed) <= 2
+        return max(sizes)
+
+    capped = largest_batch(None)
+    assert capped <= 2 * 2 + 4  # two waiting batches, plus what the 4 lanes were running
+    assert largest_batch(10**9) > capped
+
+
 def test_max_staleness_must_allow_running_ahead() -> None:
     with pytest.raises(ValueError, match="lockstep"):
         AsyncLoop(ReplayBackend(OUTCOMES, 0, 1), lambda *a: None, lanes=1, batch_size=1, max_staleness=0)
+
+
+def sleeper(seconds: float) -> str:
+    return f"import time\ntime.sleep({seconds})\nprint('slept')\n"
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("actor", [True, False])
+def test_threaded_actor_with_real_steps(docker_client, spooky_data, actor: bool) -> None:
+    """With the actor's threads and a real pool: completion order, staleness <= k, nothing
+    dropped, and jobs submitted while the learner holds off (without an actor: none)."""
+    import time
+
+    from mle_gym.pool import RolloutPool
+    from tests.conftest import SPOOKY
+
+    rng = np.random.default_rng(0)
+    k = 2
+
+    def generate(lane, version, new_episode) -> Sample:
+        action = "fast" if rng.random() < 0.6 else "slow"
+        program = sleeper(0.2 if action == "fast" else 1.5)
+        return Sample(id=-1, version=version, lane=lane.index, program=program, action=action)
+
+    options = {"data": "lite", "data_seed": 0, "time_limit": 60}
+    with RolloutPool(workers=2, sandbox="docker-warm") as pool:
+        backend = PoolBackend(pool, SPOOKY, options)
+        loop = AsyncLoop(backend, generate, lanes=2, batch_size=2, max_staleness=k, actor=actor)
+        loop.start()
+        held: list[int] = []
+        try:
+            for _ in range(4):
+                batch = loop.next_batch()
+                assert len(batch) >= 2
+                # The learner "computes" until two more jobs were submitted (the actor refills
+                # the lanes its batch freed); the timeout only ends a test that would hang.
+                before = loop.generated
+                for _ in range(40 if actor else 2):
+                    if loop.generated >= before + 2:
+                        break
+                    time.sleep(0.5)
+                held.append(loop.generated - before)
+                loop.advance()
+        finally:
+            loop.close()
+    consumed = loop.consumed
+    assert all(s.error is None and s.duration > 0 for s in consumed)  # real steps
+    orders = [s.info["order"] for s in consumed]
+    assert orders == sorted(orders)  # taken in the pool's completion order
+    assert max(s.staleness for s in consumed) <= k
+    assert len({s.id for s in consumed}) == len(consumed)
+    assert len(consumed) + len(loop.outstanding) == loop.generated
+    if actor:
+        assert min(held) >= 2 and loop.during_updates("generated_at") > 0
+    else:  # one thread: the learner submits only inside next_batch
+        assert max(held) == 0 and loop.during_updates("generated_at") == 0
 
 
 torch = pytest.importorskip("torch", reason="needs the train extra: pip install -e '.[train]'")
 pytest.importorskip("trl", reason="needs the train extra: pip install -e '.[train]'")
 
 from baselines.async_grpo import parse_args, train, truncated_ratio  # noqa: E402
+
+
+def test_help_documents_a_real_model_and_the_gpu_path(capsys) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--model", "--use-vllm", "--bf16", "--prefetch", "--no-actor", "--max-staleness"):
+        assert flag in text
+    assert ".gguf" in text and "folder" in text and "Qwen/Qwen2.5-3B-Instruct" in text
 
 
 def test_importance_ratio_is_one_on_policy_and_truncated_off_policy() -> None:
@@ -145,3 +279,7 @@ def test_short_async_run_with_docker_steps(docker_client, spooky_data, tmp_path)
     assert not math.isnan(trainer.normaliser.running_mean)
     history = trainer.state.log_history
     assert any("async/ess" in h for h in history)
+    # The actor thread generated with its own copy of the policy, synced after each step.
+    policy = trainer.actor_policy
+    assert policy is not None and policy.model is not trainer.model
+    assert trainer.loop.version == 3 and len(trainer.loop.updates) == 3

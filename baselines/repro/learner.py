@@ -1,4 +1,4 @@
-"""Policy-gradient pieces shared by both reproductions: softmax policies, baselines, weights.
+"""Policy-gradient pieces shared by both reproductions: softmax policies and baselines.
 
 A :class:`SoftmaxPolicy` is a softmax over a handful of programs; a :class:`FactoredPolicy` is
 one softmax per stage (a candidate program is one choice per stage), the way a language model
@@ -6,7 +6,9 @@ factorises a program into tokens. Both update by REINFORCE on a batch of rollout
 
     theta += lr / B * sum_k  w_k * A_k * grad log pi(a_k)
 
-with ``w_k`` the paper's duration weights (charged duration over the batch mean) or 1.
+with ``w_k`` given by the caller: the duration weights of ``baselines/duration_weights.py``
+(the same module as both TRL trainers', running or batch normalisation; see
+``baselines/repro/async_bias.py``), times a truncated importance ratio, or 1.
 """
 
 from __future__ import annotations
@@ -14,15 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-
-def duration_weights(durations: Sequence[float], floor: float = 1.0) -> np.ndarray:
-    """The paper's weights: each duration (at least ``floor`` seconds, so none is 0) over
-    the batch mean, so they average 1."""
-    if floor <= 0:
-        raise ValueError("the duration floor must be positive, or a weight could be 0")
-    charged = np.maximum(np.asarray(durations, dtype=float), floor)
-    return charged / charged.mean()
 
 
 def group_advantages(rewards: Sequence[float], normalise: bool = True) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The report's figures, drawn from the results JSON only (so they can be redrawn offline)."""
+"""Finding 2's figure (partial credit), drawn from the results JSON only (so it can be redrawn
+offline). Finding 1's figures are drawn by ``baselines/repro/async_report.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-COLOURS = {"fast": "tab:orange", "medium": "tab:green", "strong": "tab:blue", "broken": "tab:red"}
 SETTING_COLOURS = {
     "unweighted": "tab:orange",
     "duration-weighted": "tab:blue",
@@ -38,83 +38,6 @@ def _trace(run: dict[str, Any], points: str, key: str, value: Any) -> tuple[list
 
 def _end(runs: list[dict[str, Any]], points: str, key: str) -> float:
     return min(_trace(r, points, key, lambda p: 0)[0][-1] for r in runs) or 1.0
-
-
-def _shares(runs: list[dict[str, Any]], axis: str, ax: Any, title: str) -> None:
-    names = runs[0]["programs"]
-    key = "t" if axis == "time" else "update"
-    grid = np.linspace(0, _end(runs, "snapshots", key), 200)
-    for i, name in enumerate(names):
-        colour = COLOURS.get(name)
-        traces = []
-        for run in runs:
-            xs, ys = _trace(run, "snapshots", key, lambda p, i=i: p["probs"][i])
-            ax.step(xs, ys, where="post", color=colour, alpha=0.25, lw=0.8)
-            traces.append(_step_interp(xs, ys, grid))
-        ax.plot(grid, np.mean(traces, axis=0), color=colour, lw=2.2, label=name)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("wall time (s)" if axis == "time" else "policy updates")
-    ax.set_ylabel("policy share")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-
-
-def duration_figures(result: dict[str, Any], out: Path) -> list[Path]:
-    """Shares vs wall time and vs updates for both settings; expected duration over time."""
-    paths = []
-    for regime, runs_by_label in result["runs"].items():
-        labels = [lbl for lbl in ("unweighted", "duration-weighted") if runs_by_label.get(lbl)]
-        if not labels:
-            continue
-        fig, axes = plt.subplots(2, len(labels), figsize=(5.5 * len(labels), 7.5), squeeze=False)
-        for col, label in enumerate(labels):
-            runs = runs_by_label[label]
-            n = len(runs)
-            _shares(runs, "time", axes[0][col], f"{label} ({n} seed{'s' * (n > 1)}): vs wall time")
-            _shares(runs, "updates", axes[1][col], f"{label}: vs updates")
-        axes[0][0].legend(loc="upper left", fontsize=8)
-        fig.suptitle(
-            f"Duration bias on spooky-author lite ({regime} regime): policy shares", fontsize=11
-        )
-        fig.tight_layout()
-        path = out / f"duration_shares_{regime}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for regime, runs_by_label in result["runs"].items():
-        for label, runs in runs_by_label.items():
-            if not runs:
-                continue
-            grid = np.linspace(0, _end(runs, "snapshots", "t"), 200)
-            traces = [
-                _step_interp(*_trace(r, "snapshots", "t", lambda p: p["expected_duration"]), grid)
-                for r in runs
-            ]
-            style = "-" if regime == "episodes" else ":"
-            ax.plot(
-                grid,
-                np.mean(traces, axis=0),
-                style,
-                color=SETTING_COLOURS[label],
-                lw=2,
-                label=f"{label}, {regime}",
-            )
-    ax.set_xlabel("wall time (s)")
-    ax.set_ylabel("expected program duration\nunder the policy (s)")
-    ax.set_title(
-        "Mean duration over training: sum of pi(x) * measured duration(x), mean over seeds",
-        fontsize=10,
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "duration_mean_duration.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    paths.append(path)
-    return paths
 
 
 def credit_figures(result: dict[str, Any], out: Path) -> list[Path]:
