@@ -1,14 +1,21 @@
 """Step overhead: the same program run by ``env.step`` (cold container, warm container, local
 subprocess), by a bare ``python`` on the host, and by a bare ``docker run`` of the image.
 
-    python bench/step_overhead.py [--repeats 10] [--programs trivial,sleep]
+    python bench/step_overhead.py [--repeats 10] [--programs trivial,sleep] [--gap 0]
                                   [--backends docker,docker-cold-wait,docker-warm,local]
-                                  [--quick]
+                                  [--no-engine] [--quick]
 
-``docker`` is the cold sandbox as shipped (the next step's container started ahead);
-``docker-cold-wait`` the same with ``prestart=False``: every step waits for its container's
-start, as before. The last lines give the cold step's ratios against warm and against a bare
-``docker run``, all measured in this one run.
+``docker`` is the cold sandbox as shipped (containers for the next steps started ahead);
+``docker-depth1`` the same with one container waiting per lockdown; ``docker-cold-wait``
+with ``prestart=False``: every step waits for its container's start, as before. The last
+lines give the cold step's ratios against warm and against a bare ``docker run``, all
+measured in this one run.
+
+``--gap`` pauses between steps (an agent's time to write the next program); 0, the
+default, runs them back to back. ``--engine`` (on by default with a docker backend) times
+the engine alone with the sandbox's lockdown: container starts (create, attach, start) and
+whole lifecycles (start, then removal) per second, one at a time and 2 in parallel. Back to
+back, a cold step cannot take less than a lifecycle's share of the engine's throughput.
 
 Programs: ``trivial`` (writes an empty submission), ``sleep`` (sleeps 0.5 s, then writes
 it), ``fast``/``strong`` (the task's reference solutions). Per program and way of running it
@@ -94,12 +101,54 @@ def program_text(name: str, spec) -> str:
     return (spec.folder / "solutions" / f"{name}.py").read_text()
 
 
-def time_backend(spec, backend: str, code: str, repeats: int) -> tuple[list[float], list[float]]:
+def engine_throughput(public: Path, repeats: int) -> list[str]:
+    """Containers per second the engine starts, and starts and removes, with the sandbox's
+    lockdown: one at a time and 2 in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mle_gym.sandbox.base import RunRequest
+    from mle_gym.sandbox.engine import docker_client
+    from mle_gym.sandbox.image import ensure_image
+    from mle_gym.sandbox.lockdown import sandbox_user
+    from mle_gym.sandbox.prestart import start_container
+
+    client = docker_client()
+    image, user = ensure_image(client, build=False), sandbox_user()
+    request = RunRequest(program="", public_dir=public)
+
+    def start(_: int):
+        return start_container(client, image, user, request)
+
+    def lifecycle(_: int) -> None:
+        start(0).discard()
+
+    lines = []
+    try:
+        lifecycle(0)  # warm-up
+        for workers in (1, 2):
+            with ThreadPoolExecutor(workers) as pool:
+                began = time.perf_counter()
+                started = list(pool.map(start, range(repeats)))
+                starts = repeats / (time.perf_counter() - began)
+                list(pool.map(lambda s: s.discard(), started))
+                began = time.perf_counter()
+                list(pool.map(lifecycle, range(repeats)))
+                whole = repeats / (time.perf_counter() - began)
+            lines.append(f"engine, {workers} at a time: {starts:4.1f} starts/s "
+                         f"({1000 / starts:4.0f} ms each), {whole:4.1f} start+removals/s "
+                         f"({1000 / whole:4.0f} ms each)")
+    finally:
+        client.close()
+    return lines
+
+
+def time_backend(spec, backend: str, code: str, repeats: int,
+                 gap: float = 0.0) -> tuple[list[float], list[float]]:
     sandbox: object = backend
-    if backend == "docker-cold-wait":
+    if backend in ("docker-cold-wait", "docker-depth1"):
         from mle_gym.sandbox.cold import DockerSandbox
 
-        sandbox = DockerSandbox(prestart=False)
+        sandbox = DockerSandbox(prestart=backend == "docker-depth1")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         env = gym.make(spec.env_id, sandbox=sandbox, max_steps=10**6)
@@ -108,6 +157,7 @@ def time_backend(spec, backend: str, code: str, repeats: int) -> tuple[list[floa
         env.step(code)  # warm-up: image lookup, imports, page cache, the warm container
         walls, inner = [], []
         for _ in range(repeats):
+            time.sleep(gap)
             started = time.perf_counter()
             _, _, _, _, info = env.step(code)
             walls.append(time.perf_counter() - started)
@@ -125,6 +175,10 @@ def main() -> None:
     parser.add_argument("--programs", "--program", default="trivial,sleep",
                         help="comma-separated: trivial, sleep, fast, strong")
     parser.add_argument("--backends", default="docker,docker-cold-wait,docker-warm,local")
+    parser.add_argument("--gap", type=float, default=0.0,
+                        help="seconds between steps (0: back to back)")
+    parser.add_argument("--engine", action=argparse.BooleanOptionalAction, default=True,
+                        help="time the engine's container starts and removals alone")
     parser.add_argument("--quick", action="store_true", help="3 repeats: a smoke run")
     args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
@@ -135,6 +189,7 @@ def main() -> None:
     programs = [p for p in args.programs.split(",") if p]
     table = []
     docker = any(b.startswith("docker") for b in backends)
+    engine = []
     with tqdm(total=len(programs) * (len(backends) + 1 + docker), desc="step overhead") as bar:
         for name in programs:
             code = program_text(name, spec)
@@ -147,12 +202,15 @@ def main() -> None:
                 table.append((name, "bare docker run", runs, None))
                 bar.update()
             for backend in backends:
-                walls, inner = time_backend(spec, backend, code, repeats)
+                walls, inner = time_backend(spec, backend, code, repeats, args.gap)
                 table.append((name, f"env.step ({backend})", walls, inner))
                 bar.update()
 
-    print(f"\nrepeats: {repeats}   task: {spec.slug} lite   cpus: {os.cpu_count()}   "
-          f"load: {os.getloadavg()[0]:.1f}\n")
+        if docker and args.engine:
+            engine = engine_throughput(data.public, max(repeats, 6))
+
+    print(f"\nrepeats: {repeats}   gap: {args.gap:g} s   task: {spec.slug} lite   "
+          f"cpus: {os.cpu_count()}   load: {os.getloadavg()[0]:.1f}\n")
     print(f"{'program':<8} {'how':<24} {'wall (median [IQR])':>26} {'overhead':>9} {'ratio':>6} "
           f"{'step-ran':>9} {'ran':>7}  goal")
     base: dict[str, float] = {}
@@ -178,9 +236,12 @@ def main() -> None:
         cold = medians.get((name, "env.step (docker)"))
         if cold is None:
             continue
-        for other in ("env.step (docker-warm)", "env.step (docker-cold-wait)", "bare docker run"):
+        for other in ("env.step (docker-warm)", "env.step (docker-depth1)",
+                      "env.step (docker-cold-wait)", "bare docker run"):
             if (name, other) in medians:
                 print(f"{name:<8} cold step / {other:<28} {cold / medians[(name, other)]:5.2f}x")
+    for line in engine:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def test_the_next_container_is_started_ahead_and_never_reused(docker_client, doc
     from mle_gym.sandbox import prestart
     from mle_gym.sandbox.docker_backend import DockerSandbox
 
-    sandbox = DockerSandbox(client=docker_client)
+    sandbox = DockerSandbox(client=docker_client, prestart=1)  # a pool of two: test_prestart
     try:
         seen = []
         for _ in range(3):

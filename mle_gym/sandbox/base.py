@@ -114,7 +114,11 @@ class StepFolder:
 
     def write_config(self, cwd: str, time_limit: float, **extra: Any) -> None:
         config = {"cwd": cwd, "time_limit": time_limit, **extra}
-        (self.ctl / "config.json").write_text(json.dumps(config))
+        # Replaced whole, never truncated in place: a prestarted container's supervisor may be
+        # reading the previous config at this moment (it saw an empty file before).
+        partial = self.ctl / "config.json.partial"
+        partial.write_text(json.dumps(config))
+        os.replace(partial, self.ctl / "config.json")
 
     def parse_report(self, output: str, result: RunResult) -> None:
         """Fill ``result`` from the runner's token-tagged line; anything else is untrusted."""
