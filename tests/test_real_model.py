@@ -162,3 +162,33 @@ def test_the_training_baselines_load_the_gguf_by_path(gguf):
                                              tokenize=False, add_generation_prompt=True)
         assert "<|im_start|>user\nhi there<|im_end|>" in text  # SmolLM2's ChatML template
     assert loaded[1][1].padding_side == "left"  # GRPO generates from left-padded batches
+
+
+def test_chat_through_the_llama_cpp_backend(gguf):
+    """The server's llama.cpp engine, only where llama-cpp-python is installed (PyPI has no
+    Linux wheel: `CMAKE_ARGS=-DGGML_NATIVE=OFF pip install llama-cpp-python` builds it)."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (no Linux wheel "
+                        "on PyPI): the llama-cpp backend is not tested here")
+    from mle_gym.models.engines import load_engine
+    from mle_gym.models.server import ModelHTTPServer
+
+    engine = load_engine(str(gguf), backend="llama-cpp", ctx=4096, threads=1, quiet=True)
+    with ModelHTTPServer(engine, "smollm2-llama", port=0).start() as server:
+        client = ChatClient(base_url=server.url, model="smollm2-llama", max_retries=0)
+        messages = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
+        first = client.complete(messages, temperature=0.8, max_tokens=64, seed=3)
+        again = client.complete(messages, temperature=0.8, max_tokens=64, seed=3)
+        usage = first.raw["usage"]
+        assert first.content.strip() and 1 <= usage["completion_tokens"] <= 64
+        assert usage["prompt_tokens"] > 10 and first.finish_reason in ("stop", "length")
+        assert again.content == first.content  # a seed makes sampling repeatable
+        cut = client.complete([{"role": "user", "content": "Count from 1 to 10 with commas."}],
+                              temperature=0.0, max_tokens=48, stop=["5"])
+        assert "5" not in cut.content and cut.finish_reason == "stop"
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(server.url.removesuffix("/v1") + "/health", timeout=30) as r:
+            health = json.load(r)
+        assert health["backend"] == "llama-cpp" and health["requests"] == 3
+        print(f"\n[real model] llama.cpp: {health['tokens_per_second']} tokens/s, 1 thread")
