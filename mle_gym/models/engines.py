@@ -103,9 +103,10 @@ class TransformersEngine:
 
 class LlamaCppEngine:
     """A GGUF file through llama-cpp-python, used only when it is installed (PyPI has no
-    Linux wheel: building it takes about 20 minutes). Its CPU backend's extra weight buffers
-    are turned off: with them, a native build crashed on the first completion on an
-    AVX512/AMX CPU."""
+    Linux wheel: ``CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python`` builds a
+    generic CPU one, 8.6 CPU-minutes for 0.3.36). Its CPU backend's extra weight buffers are
+    turned off: with them, a native build crashed on the first completion on an AVX512/AMX
+    CPU (the generic build did not)."""
 
     backend = "llama-cpp"
 
@@ -118,7 +119,8 @@ class LlamaCppEngine:
             import llama_cpp
         except ImportError as exc:
             raise ImportError("the llama-cpp backend needs llama-cpp-python, which has no Linux "
-                              "wheel on PyPI (a ~20 minute build): pip install llama-cpp-python, "
+                              "wheel on PyPI (a source build of several CPU-minutes): "
+                              'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python, '
                               "or use --backend transformers") from exc
         from mle_gym.models.load import default_threads
 
