@@ -161,6 +161,26 @@ def test_an_llm_agent_without_a_model_argument_gets_the_environments_model():
     assert [e.model for e in episodes] == ["SmolLM2", None]
 
 
+def test_agent_arguments_from_the_command_line_reach_the_agents():
+    from mle_gym.leaderboard.cli import _agent_args
+    from mle_gym.leaderboard.runner import EpisodeRunner, plan, with_models
+
+    args = _agent_args(["llm.max_tokens=512", "llm.base_url=http://127.0.0.1:9/v1",
+                        "aide.max_tokens=256", "aide.base_url=http://127.0.0.1:9/v1",
+                        "aide.retries=1"])
+    args = with_models(["llm", "aide"], args, {"MLE_GYM_LLM_MODEL": "served-name"})
+    runner = EpisodeRunner(pool=None, env_options={})
+    for spec in plan(["llm", "aide"], ["spooky-author"], [0], agent_args=args):
+        if spec.agent == "aide":
+            pytest.importorskip("aide", reason="the aide agent needs aideml (`make aide`)")
+        agent = runner._agent(spec, {})
+        assert agent.client.base_url == "http://127.0.0.1:9/v1"
+        assert agent.client.model == "served-name"
+        assert agent.max_tokens == (512 if spec.agent == "llm" else 256)
+        if spec.agent == "aide":
+            assert agent.retries == 1
+
+
 def test_the_record_names_the_model_the_agent_was_built_with():
     from mle_gym.agents import load_agent
     from mle_gym.leaderboard.runner import model_of
