@@ -18,7 +18,7 @@ whole lifecycles (start, then removal) per second, one at a time and 2 in parall
 back, a cold step cannot take less than a lifecycle's share of the engine's throughput.
 
 Programs: ``trivial`` (writes an empty submission), ``sleep`` (sleeps 0.5 s, then writes
-it), ``fast``/``strong`` (the task's reference solutions). Per program and way of running it
+it), ``compute`` (0.1-0.2 s of CPU, then writes it), ``fast``/``strong`` (the task's reference solutions). Per program and way of running it
 prints the median and spread of wall time; the overhead over the bare run; and ``step -
 ran``, the wall time of the step minus the time the program itself ran
 (``info["duration"]``): what the sandbox, instrumentation and grading add. Goals: at most
@@ -46,6 +46,8 @@ from mle_gym.spec import load_task
 
 TRIVIAL = "import os\nopen(os.environ['MLE_SUBMISSION_PATH'], 'w').write('id\\n')\n"
 SLEEP = "import os, time\ntime.sleep(0.5)\nopen(os.environ['MLE_SUBMISSION_PATH'], 'w').write('id\\n')\n"
+COMPUTE = ("import os\nsum(i * i for i in range(1_500_000))\n"
+           "open(os.environ['MLE_SUBMISSION_PATH'], 'w').write('id\\n')\n")
 GOALS_MS = {"docker": 100, "docker-warm": 30}  # the step-ran column for docker (issue 19)
 
 
@@ -98,6 +100,8 @@ def program_text(name: str, spec) -> str:
         return TRIVIAL
     if name == "sleep":
         return SLEEP
+    if name == "compute":
+        return COMPUTE
     return (spec.folder / "solutions" / f"{name}.py").read_text()
 
 
@@ -173,7 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--programs", "--program", default="trivial,sleep",
-                        help="comma-separated: trivial, sleep, fast, strong")
+                        help="comma-separated: trivial, sleep, compute, fast, strong")
     parser.add_argument("--backends", default="docker,docker-cold-wait,docker-warm,local")
     parser.add_argument("--gap", type=float, default=0.0,
                         help="seconds between steps (0: back to back)")

@@ -154,3 +154,20 @@ def test_prestart_depth_must_be_positive(docker_client):
 
     with pytest.raises(ValueError, match="at least 1"):
         Prestarter(docker_client, "unused", "1000:1000", depth=0)
+
+
+def test_the_step_supervisor_sees_a_program_end_and_a_time_limit():
+    """``exited`` (the step supervisor's wait for the program: a blocking wait in a thread,
+    not ``Popen.wait(timeout)``'s polling) says whether the child ended within the limit."""
+    from mle_gym.sandbox.inside.step_supervisor import exited
+
+    quick = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    assert exited(quick, 120)
+    assert quick.returncode == 3
+    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        assert not exited(slow, 0.2)
+        assert slow.poll() is None
+    finally:
+        slow.kill()
+    assert slow.wait(timeout=60) != 0  # a second wait alongside the thread's is fine
