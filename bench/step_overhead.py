@@ -6,7 +6,7 @@ subprocess), by a bare ``python`` on the host, and by a bare ``docker run`` of t
                                   [--no-engine] [--quick]
 
 ``docker`` is the cold sandbox as shipped (containers for the next steps started ahead);
-``docker-depth1`` the same with one container waiting per lockdown; ``docker-cold-wait``
+``docker-depth<N>`` the same with N containers waiting per lockdown; ``docker-cold-wait``
 with ``prestart=False``: every step waits for its container's start, as before. The last
 lines give the cold step's ratios against warm and against a bare ``docker run``, all
 measured in this one run.
@@ -14,7 +14,7 @@ measured in this one run.
 ``--gap`` pauses between steps (an agent's time to write the next program); 0, the
 default, runs them back to back. ``--engine`` (on by default with a docker backend) times
 the engine alone with the sandbox's lockdown: container starts (create, attach, start) and
-whole lifecycles (start, then removal) per second, one at a time and 2 in parallel. Back to
+whole lifecycles (start, then removal) per second, one at a time and 2 or 3 in parallel. Back to
 back, a cold step cannot take less than a lifecycle's share of the engine's throughput.
 
 Programs: ``trivial`` (writes an empty submission), ``sleep`` (sleeps 0.5 s, then writes
@@ -107,7 +107,7 @@ def program_text(name: str, spec) -> str:
 
 def engine_throughput(public: Path, repeats: int) -> list[str]:
     """Containers per second the engine starts, and starts and removes, with the sandbox's
-    lockdown: one at a time and 2 in parallel."""
+    lockdown: one at a time, 2 and 3 in parallel."""
     from concurrent.futures import ThreadPoolExecutor
 
     from mle_gym.sandbox.base import RunRequest
@@ -129,7 +129,7 @@ def engine_throughput(public: Path, repeats: int) -> list[str]:
     lines = []
     try:
         lifecycle(0)  # warm-up
-        for workers in (1, 2):
+        for workers in (1, 2, 3):
             with ThreadPoolExecutor(workers) as pool:
                 began = time.perf_counter()
                 started = list(pool.map(start, range(repeats)))
@@ -149,10 +149,11 @@ def engine_throughput(public: Path, repeats: int) -> list[str]:
 def time_backend(spec, backend: str, code: str, repeats: int,
                  gap: float = 0.0) -> tuple[list[float], list[float]]:
     sandbox: object = backend
-    if backend in ("docker-cold-wait", "docker-depth1"):
+    if backend == "docker-cold-wait" or backend.startswith("docker-depth"):
         from mle_gym.sandbox.cold import DockerSandbox
 
-        sandbox = DockerSandbox(prestart=backend == "docker-depth1")
+        depth = backend.removeprefix("docker-depth")
+        sandbox = DockerSandbox(prestart=False if backend == "docker-cold-wait" else int(depth))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         env = gym.make(spec.env_id, sandbox=sandbox, max_steps=10**6)
@@ -240,9 +241,9 @@ def main() -> None:
         cold = medians.get((name, "env.step (docker)"))
         if cold is None:
             continue
-        for other in ("env.step (docker-warm)", "env.step (docker-depth1)",
-                      "env.step (docker-cold-wait)", "bare docker run"):
-            if (name, other) in medians:
+        others = [how for (n, how) in medians if n == name and how != "env.step (docker)"]
+        for other in others:
+            if other.startswith(("env.step (docker", "bare docker")):
                 print(f"{name:<8} cold step / {other:<28} {cold / medians[(name, other)]:5.2f}x")
     for line in engine:
         print(line)

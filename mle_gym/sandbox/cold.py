@@ -14,8 +14,9 @@ made on this machine removes stopped containers and step folders whose owner is 
 (``gc.py``; ``mle-gym sandbox gc`` too). A SIGTERM removes the process's containers and
 folders at once (``host_folders.install_terminate_handler``).
 
-The next step's container is started ahead, while this step runs, and waits for its token
-(``prestart.py``): a step rarely waits for the engine's container start.
+Containers for the next steps are started ahead and wait for their tokens (``prestart.py``):
+a step rarely waits for the engine's container start. A used container and its step folder
+are removed in the background; ``close`` (or the interpreter's exit) waits for them.
 """
 
 from __future__ import annotations
