@@ -19,7 +19,8 @@ program at a time in the ``RolloutPool``. Two roles:
   finish and refills each free lane at once, while admission allows, with a completion of its
   own copy of the policy (``ActorPolicy``: HF ``generate`` on a deep copy of the model, or
   TRL's vLLM engine under ``--use-vllm``), synced with the learner's weights after every
-  optimizer step;
+  optimizer step; while every lane is busy it draws the next group ahead, so a lane that
+  frees up starts its next program without waiting for a generation;
 * the *learner* (TRL's training loop, this thread) takes finished samples in completion
   order from a thread-safe queue, ``--batch-size`` at a time, and computes the update.
 
@@ -146,8 +147,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--no-actor",
-        dest="actor",
-        action="store_false",
+        action="store_true",
         help="one thread: the learner refills lanes itself between updates (lanes that finish "
         "during an update wait for it)",
     )
@@ -193,7 +193,9 @@ class ActorPolicy:
     After each optimizer step the learner ``publish``es its weights: a snapshot (a clone,
     since the next step changes the weights in place) that the actor loads before its next
     generation, so the learner never waits for a generation in progress. Under vLLM the
-    learner pushes its weights into the engine itself, between generations (one lock)."""
+    learner pushes its weights into the engine itself, between generations (one lock).
+    Memory: without vLLM, a second copy of the weights and, per step, a snapshot (for a
+    3B model in bf16 about 6 GB each on the GPU)."""
 
     def __init__(self, trainer: GRPOTrainer) -> None:
         self.trainer = trainer
@@ -357,8 +359,8 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
 
     # -- generation ----------------------------------------------------------------------------
 
-    def _prompt_for(self, lane: Lane, new_episode: bool) -> str:
-        if not new_episode and lane.last is not None and lane.last.info.get("attempt") is not None:
+    def _prompt_for(self, lane: Lane | None, new_episode: bool) -> str:
+        if not new_episode and lane is not None and lane.last is not None and lane.last.info.get("attempt") is not None:
             # Episodes: improve this lane's own last program.
             return Episode(self.runtime.spec, self.prompts.base, previous=lane.last.info["attempt"]).observation
         self._scratch_turn += 1
@@ -368,26 +370,47 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
     def _generate_sample(self, lane: Lane, version: int, new_episode: bool) -> Sample:
         """One completion for a free lane: the next member of a group generated ahead
         (fresh draws share one group), or a new group. Members keep the version that
-        generated them; a group k versions old is regenerated (it never ran, so nothing
-        finished is discarded)."""
+        generated them; stale ones are drawn again (``_drop_stale``: they never ran, so
+        nothing finished is discarded)."""
         own = not new_episode and lane.last is not None and lane.last.info.get("attempt") is not None
         key = f"lane-{lane.index}" if own else "fresh"
         cache = self._prefetched.setdefault(key, [])
-        cache[:] = [x for x in cache if version - x["version"] < self.loop.max_staleness]
+        self._drop_stale(cache, version)
         if not cache:
-            text = self._prompt_for(lane, new_episode)
-            if self.actor_policy is not None:  # the actor thread, with its own weights
-                started = time.perf_counter()
-                drawn, group = self.actor_policy.group(text, self.num_generations)
-                with self._stats_lock:
-                    self._generate_seconds += time.perf_counter() - started
-            else:
-                drawn, group = version, self._generate_group(text)
-            for item in group:
-                item["version"] = drawn
-            cache.extend(group)
+            cache.extend(self._new_group(self._prompt_for(lane, new_episode), version))
         item = cache.pop(0)
         return Sample(id=-1, version=item["version"], lane=lane.index, program=item["program"], payload=item)
+
+    def _drop_stale(self, cache: list[dict[str, Any]], version: int) -> None:
+        """Completions drawn ahead that never ran are dropped (nothing finished is) once too
+        old: with an actor as soon as the weights are newer, since it draws on a thread of
+        its own and a sample that starts already a version old reaches k sooner, making the
+        learner wait for it; without one (generation costs the learner's time) at k."""
+        oldest = version if self.actor_policy is not None else version - self.loop.max_staleness + 1
+        cache[:] = [x for x in cache if x["version"] >= oldest]
+
+    def _new_group(self, text: str, version: int) -> list[dict[str, Any]]:
+        """A group of completions of ``text``, each tagged with the version that drew it."""
+        if self.actor_policy is not None:  # the actor thread, with its own weights
+            started = time.perf_counter()
+            drawn, group = self.actor_policy.group(text, self.num_generations)
+            with self._stats_lock:
+                self._generate_seconds += time.perf_counter() - started
+        else:
+            drawn, group = version, self._generate_group(text)
+        for item in group:
+            item["version"] = drawn
+        return group
+
+    def _draw_ahead(self, version: int) -> bool:
+        """The actor thread while every lane is busy: draw the next group of fresh
+        completions if none is waiting, so the next free lane needs no generation."""
+        cache = self._prefetched.setdefault("fresh", [])
+        self._drop_stale(cache, version)
+        if cache:
+            return False
+        cache.extend(self._new_group(self._prompt_for(None, True), version))
+        return True
 
     @torch.no_grad()
     def _generate_group(self, text: str) -> list[dict[str, Any]]:
@@ -445,6 +468,7 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
             # The model is prepared now: copy it, start the actor's threads.
             self.actor_policy = ActorPolicy(self)
             self.actor_policy.version = self.loop.version
+            self.loop.ahead = self._draw_ahead
             self.loop.start()
         started = time.perf_counter()
         batch = self.loop.next_batch()
@@ -464,9 +488,9 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
     def _after_step(self) -> None:
         """After the optimizer step: the learner's policy is one version newer; the actor
         gets its weights."""
+        if self.actor_policy is not None:  # first, so the actor's next draw has them
+            self.actor_policy.publish(self.loop.version + 1)
         self.loop.advance()
-        if self.actor_policy is not None:
-            self.actor_policy.publish(self.loop.version)
 
     def build_batch(self, samples: list[Sample]) -> dict[str, Any]:
         """TRL's training inputs for consumed samples. The per-token advantages are
@@ -645,7 +669,7 @@ def train(args: argparse.Namespace) -> AsyncDurationGRPOTrainer:
             episode_seconds=args.episode_seconds,
             baseline_rate=args.baseline_rate,
             prefetch=args.prefetch,
-            actor=args.actor,
+            actor=not args.no_actor,
         )
         started = time.perf_counter()
         try:

@@ -12,8 +12,9 @@ reproduction on real env steps, and its replay on a virtual clock.
   actor refills a lane the moment its program finishes, whatever the learner is doing, and the
   learner only takes finished samples from a queue. On a real clock (:class:`PoolBackend`) the
   actor is two threads started by :meth:`AsyncLoop.start` (one takes finished programs from
-  the pool, one generates and submits); on the virtual clock (:class:`ReplayBackend`) it runs
-  inside the backend, as the clock passes finishing times.
+  the pool, one generates and submits; while every lane is busy the latter calls ``ahead``,
+  if set, to draw the next completions early); on the virtual clock (:class:`ReplayBackend`)
+  it runs inside the backend, as the clock passes finishing times.
 * **Completion order.** ``next_batch()`` takes finished samples in the order they finished,
   and returns at least ``batch_size`` of them.
 * **Admission control, never discarding.** Let ``version`` be the learner's policy version and
@@ -158,6 +159,9 @@ class AsyncLoop:
         self._stopping = False
         self._failure: BaseException | None = None
         self._generating = 0  # lanes reserved by the actor thread while it generates
+        # Optional, for the actor's threads: ahead(version) draws completions before a lane
+        # asks for them (True if it drew any); the trainer sets it.
+        self.ahead: Callable[[int], bool] | None = None
         if actor and getattr(backend, "virtual", False):
             backend.on_finished = self._finished_by_actor  # type: ignore[attr-defined]
 
@@ -342,6 +346,17 @@ class AsyncLoop:
                     if lane is not None and not refused:
                         self.blocked += 1
                         refused = True
+                    if lane is None and self.ahead is not None and self.admissible():
+                        # Every lane busy: draw the next completions now, so the next lane
+                        # to free up starts at once instead of waiting for a generation.
+                        version = self.version
+                        self._cond.release()
+                        try:
+                            drew = self.ahead(version)
+                        finally:
+                            self._cond.acquire()
+                        if drew:
+                            continue
                     self._cond.wait(0.5)
                 new_episode = self._reserve(lane)
                 version, now = self.version, self.backend.now()

@@ -5,7 +5,8 @@ warm-started on two programs that sleep 0.5 s and 5 s (mixed durations with noth
 vary: this measures throughput, not learning), with real Docker steps, ``--workers`` at once
 and a batch of ``--workers`` samples per update. The async trainer runs twice: as it is (an
 actor thread refills lanes while the learner computes) and with ``--no-actor`` (one thread:
-lanes that finish during an update wait for the learner; the design before the actor).
+lanes that finish during an update wait for the learner; the design before the actor, but
+with the rest of this version, e.g. the importance ratio folded into the loss's forward).
 
 Two yardsticks for the ratio async / sync, both printed:
 
@@ -21,7 +22,15 @@ Two yardsticks for the ratio async / sync, both printed:
   (program, container, grading). The learner: samples per second of the learner thread's
   own time (run time minus time spent waiting for samples). Bound = min(pool, learner) /
   the measured sync rate; ratio / bound is the async trainer's efficiency, and how busy the
-  workers were (utilisation) is printed too.
+  workers were (utilisation) is printed too. It does not count admission control as a
+  limit: at k versions the learner waits for a late sample and no generation starts, which
+  is the price of bounded staleness without dropping, and the main loss left.
+
+The two trainers' program mixes still differ from run to run (which of the two programs the
+policy writes), and a fast mix means more samples per minute whatever the trainer. So the
+table also gives a same-mix ratio: the share of worker time spent on programs that were
+learned from (sum of program durations / (workers x run time)), async over sync; samples per
+minute are that share over the mean duration, so on equal mixes the two ratios agree.
 
     python bench/async_vs_sync.py --quick       # ~3 min
     python bench/async_vs_sync.py --steps 12    # the measurement in the README
@@ -40,6 +49,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 FAST = 'import time\ntime.sleep(0.5)\nprint("done")\n'
 SLOW = 'import time\ntime.sleep(5)\nprint("done")\n'
+# Twice the slow program. The tiny model at temperature 1 now and then writes a mutation that
+# sleeps far longer (time.sleep(50)); with a 60 s limit one such program stalled a 12-update
+# run for ~50 s (the sync trainer waits for it; the async one must too at k versions), so a
+# single draw decided the ratio.
+TIME_LIMIT = 10
+# At temperature 1 the warm-started tiny model also wrote broken programs (ending at once) in
+# varying numbers, so each run measured a different mix (mean program 0.3 s to 2.4 s); at 0.7
+# it writes the two programs as they are, the mixed durations this bench is about.
+TEMPERATURE = 0.7
 
 
 def _argv(folder: Path, steps: int, workers: int, paths: list[str]) -> list[str]:
@@ -51,11 +69,11 @@ def _argv(folder: Path, steps: int, workers: int, paths: list[str]) -> list[str]
         "--max-completion-length", "40",
         "--num-prompts", "256",
         "--learning-rate", "1e-5",
-        "--temperature", "1.0",
+        "--temperature", str(TEMPERATURE),
         "--warm-start-steps", "150",
         "--warm-start-programs", *paths,
         "--workers", str(workers),
-        "--time-limit", "60",
+        "--time-limit", str(TIME_LIMIT),
         "--threads", "1",
         "--output-dir", str(folder),
     ]  # fmt: skip
@@ -81,7 +99,9 @@ def async_row(trainer: Any, workers: int) -> dict[str, Any]:
         "pool": 60 * pool,
         "learner": 60 * learner,
         "utilisation": sum(s.busy for s in consumed) / (workers * runtime),
+        "busy_share": sum(s.duration for s in consumed) / (workers * runtime),
         "duration": sum(s.duration for s in consumed) / max(len(consumed), 1),
+        "longest": max((s.duration for s in consumed), default=0.0),
         "started_in_update": trainer.loop.during_updates("started_at"),
         "submitted_in_update": trainer.loop.during_updates("generated_at"),
         "staleness": sum(s.staleness or 0 for s in consumed) / max(len(consumed), 1),
@@ -115,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         batches = [h for h in sync.state.log_history if "duration/max" in h]
         bound = sum(h["duration/max"] for h in batches) / max(sum(h["duration/mean"] for h in batches), 1e-9)
         sync_mean = sum(h["duration/mean"] for h in batches) / max(len(batches), 1)
+        sync_longest = max((h["duration/max"] for h in batches), default=0.0)
+        sync_share = sum(h["duration/mean"] * args.workers for h in batches) / (args.workers * sync_time)
         rows = {}
         for label, flags in (("async", []), ("async --no-actor", ["--no-actor"])):
             if label != "async" and args.skip_no_actor:
@@ -128,17 +150,26 @@ def main(argv: list[str] | None = None) -> int:
         f"workers {args.workers}, batch {args.workers}, {steps} updates each, programs 0.5 s and 5 s; "
         f"async: k={args.max_staleness}, prefetch {args.prefetch}; load {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'':18s} samples  time s  samples/min  ratio  /lockstep  capacity/min  /capacity  util  mean dur")
-    print(f"{'sync':18s} {sync_samples:7d} {sync_time:7.1f} {sync_rate:12.1f}   1.00{'':30s}{sync_mean:15.2f}")
+    print(
+        f"{'':18s} samples  time s  samples/min  ratio  /lockstep  capacity/min  /capacity  util  "
+        "mean dur  busy share  same-mix ratio"
+    )
+    print(
+        f"{'sync':18s} {sync_samples:7d} {sync_time:7.1f} {sync_rate:12.1f}   1.00{'':30s}"
+        f"{sync_mean:15.2f} {sync_share:11.2f} {1:15.2f}"
+    )
     for label, r in rows.items():
         ratio = r["rate"] / sync_rate
         cap = r["capacity"] / sync_rate
         print(
             f"{label:18s} {r['samples']:7d} {r['time']:7.1f} {r['rate']:12.1f} {ratio:6.2f} "
             f"{100 * ratio / bound:9.0f}% {r['capacity']:13.1f} {100 * ratio / cap:9.0f}% "
-            f"{r['utilisation']:5.2f} {r['duration']:9.2f}"
+            f"{r['utilisation']:5.2f} {r['duration']:9.2f} {r['busy_share']:11.2f} "
+            f"{r['busy_share'] / max(sync_share, 1e-9):15.2f}"
         )
     print(f"lockstep bound {bound:.2f} (sync batches' max/mean duration)")
+    longest = ", ".join(f"{label} {r['longest']:.1f} s" for label, r in rows.items())
+    print(f"longest program: sync {sync_longest:.1f} s, {longest} (limit {TIME_LIMIT} s)")
     for label, r in rows.items():
         print(
             f"{label}: capacity bound {r['capacity'] / sync_rate:.2f} = min(pool {r['pool']:.1f}, "
