@@ -158,7 +158,11 @@ class AsyncLoop:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._failure: BaseException | None = None
-        self._generating = 0  # lanes reserved by the actor thread while it generates
+        # Generations the actor thread has started and not yet registered: ticket -> version.
+        # The learner counts them as outstanding for staleness, or a sample generated from
+        # version v while the learner took two batches would be consumed more than k late.
+        self._generating: dict[int, int] = {}
+        self._tickets = 0
         # Optional, for the actor's threads: ahead(version) draws completions before a lane
         # asks for them (True if it drew any); the trainer sets it.
         self.ahead: Callable[[int], bool] | None = None
@@ -241,6 +245,12 @@ class AsyncLoop:
         """Outstanding samples that would be more than k behind after the next update."""
         return [s for s in self.outstanding.values() if self.version - s.version >= self.max_staleness]
 
+    def _must_wait(self) -> bool:
+        """An overdue sample is outstanding, or one is still being generated (actor thread):
+        the batch waits for it, so no sample is consumed more than k versions late."""
+        late = any(self.version - v >= self.max_staleness for v in self._generating.values())
+        return late or bool(self.overdue())
+
     def next_batch(self) -> list[Sample]:
         """At least ``batch_size`` finished samples in completion order, plus any overdue one
         (waited for, never dropped)."""
@@ -252,7 +262,7 @@ class AsyncLoop:
             if not self._threads:
                 self.fill()
             batch: list[Sample] = []
-            while len(batch) < self.batch_size or self.overdue():
+            while len(batch) < self.batch_size or self._must_wait():
                 self._raise_failure()
                 if self.ready:
                     sample = self.ready.popleft()
@@ -360,14 +370,20 @@ class AsyncLoop:
                     self._cond.wait(0.5)
                 new_episode = self._reserve(lane)
                 version, now = self.version, self.backend.now()
-                self._generating += 1
+                ticket = self._tickets
+                self._tickets += 1
+                self._generating[ticket] = version
             try:
                 sample = self.generate(lane, version, new_episode)  # slow: outside the lock
-            finally:
+            except BaseException:
                 with self._cond:
-                    self._generating -= 1
+                    del self._generating[ticket]
+                    self._cond.notify_all()
+                raise
             with self._cond:
+                del self._generating[ticket]  # registered under the same lock: never unseen
                 self._register(sample, lane, now)
+                self._cond.notify_all()
             self.backend.submit(sample)
 
     def close(self) -> None:
