@@ -271,30 +271,35 @@ sub.to_csv("submission/submission.csv", index=False)
 """
 
 
-@pytest.mark.docker
-def test_short_async_run_with_docker_steps(docker_client, spooky_data, tmp_path) -> None:
+def short_run_argv(tmp_path, *extra: str) -> list[str]:
+    """The arguments of a short async run of the tiny model, warm-started on ``PROGRAM``
+    (3 updates of 2 samples, 2 workers, k = 1); ``extra`` adds to them (e.g. the backend)."""
     program = tmp_path / "nb.py"
     program.write_text(PROGRAM)
-    args = parse_args(
-        [
-            "--model", "tiny",
-            "--max-steps", "3",
-            "--num-generations", "2",
-            "--batch-size", "2",
-            "--max-completion-length", "160",
-            "--num-prompts", "8",
-            "--learning-rate", "1e-4",
-            # Low, as in test_duration_grpo: at 0.7 the share of the tiny policy's completions
-            # that parse varies with the measured duration its improve prompt shows.
-            "--temperature", "0.3",
-            "--warm-start-steps", "200",
-            "--warm-start-programs", str(program),
-            "--workers", "2",
-            "--max-staleness", "1",
-            "--time-limit", "60",
-            "--output-dir", str(tmp_path / "run"),
-        ]
-    )  # fmt: skip
+    return [
+        *extra,
+        "--model", "tiny",
+        "--max-steps", "3",
+        "--num-generations", "2",
+        "--batch-size", "2",
+        "--max-completion-length", "160",
+        "--num-prompts", "8",
+        "--learning-rate", "1e-4",
+        # Low, as in test_duration_grpo: at 0.7 the share of the tiny policy's completions
+        # that parse varies with the measured duration its improve prompt shows.
+        "--temperature", "0.3",
+        "--warm-start-steps", "200",
+        "--warm-start-programs", str(program),
+        "--workers", "2",
+        "--max-staleness", "1",
+        "--time-limit", "60",
+        "--output-dir", str(tmp_path / "run"),
+    ]  # fmt: skip
+
+
+@pytest.mark.docker
+def test_short_async_run_with_docker_steps(docker_client, spooky_data, tmp_path) -> None:
+    args = parse_args(short_run_argv(tmp_path))
     from tests.tiny_lm import torch_threads
 
     with torch_threads(1):  # two threads on two busy cores are several times slower

@@ -13,7 +13,7 @@ import pytest
 from mle_gym.pool import PoolFull, RolloutPool, StepJob
 from mle_gym.sandbox.docker_backend import SESSION_LABEL, DockerSandbox
 from tests import programs
-from tests.conftest import IN_CI, SPOOKY
+from tests.conftest import IN_CI, SPOOKY, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -38,13 +38,6 @@ def our_containers(client) -> list[dict]:
         ]
     }
     return client.api.containers(all=True, filters=filters)
-
-
-def wait_until(condition, timeout: float = 60.0, every: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(every)
 
 
 def test_results_arrive_in_completion_order(docker_client, spooky_data):
@@ -108,7 +101,7 @@ def test_concurrency_is_bounded_and_every_job_gets_a_result(docker_client, spook
 def test_submit_blocks_or_refuses_when_the_queue_is_full(spooky_data):
     with RolloutPool(workers=1, sandbox="docker-warm", max_pending=2) as pool:
         first = pool.submit(job(sleeper(3)))
-        wait_until(first.running)
+        wait_for(first.running, 60, "the first job to run")
         queued = [pool.submit(job("print('queued')")) for _ in range(2)]
         assert pool.pending == 2
         with pytest.raises(PoolFull):
@@ -140,8 +133,8 @@ def test_cancel_a_queued_and_a_running_job(docker_client, spooky_data):
     with RolloutPool(workers=1, sandbox="docker-warm") as pool:
         running = pool.submit(job(programs.INFINITE_LOOP, time_limit=120))
         queued = pool.submit(job("print('never')"))
-        wait_until(running.running)
-        wait_until(lambda: len(our_containers(docker_client)) == 1)
+        wait_for(running.running, 60, "the looping job to run")
+        wait_for(lambda: len(our_containers(docker_client)) == 1, 60, "its container")
         time.sleep(2.0)  # the program is running in the container now
         container = our_containers(docker_client)[0]["Id"]
 

@@ -199,32 +199,11 @@ def test_the_async_trainer_runs_its_rollouts_on_the_cluster(cluster, no_containe
     pytest.importorskip("trl", reason="needs the train extra: pip install -e '.[train]'")
     from baselines.async_grpo import parse_args, train
     from baselines.duration_grpo import rollout_pool
-    from tests.test_async_grpo import PROGRAM
+    from tests.test_async_grpo import short_run_argv
     from tests.tiny_lm import torch_threads
 
-    program = tmp_path / "nb.py"
-    program.write_text(PROGRAM)
-    args = parse_args(
-        [
-            "--backend", "ray",
-            "--ray-address", cluster.address,
-            "--sandbox", "docker",
-            "--workers", "2",
-            "--model", "tiny",
-            "--max-steps", "3",
-            "--num-generations", "2",
-            "--batch-size", "2",
-            "--max-completion-length", "160",
-            "--num-prompts", "8",
-            "--learning-rate", "1e-4",
-            "--temperature", "0.3",  # as test_async_grpo: most completions parse
-            "--warm-start-steps", "200",
-            "--warm-start-programs", str(program),
-            "--max-staleness", "1",
-            "--time-limit", "60",
-            "--output-dir", str(tmp_path / "run"),
-        ]
-    )  # fmt: skip
+    extra = ["--backend", "ray", "--ray-address", cluster.address, "--sandbox", "docker"]
+    args = parse_args(short_run_argv(tmp_path, *extra))
     with rollout_pool(args) as pool:  # the trainers' pool: its slots on both nodes
         assert pool.backend == "ray"
         spread_slots(cluster, pool)
