@@ -11,20 +11,14 @@ A 135M model does not write valid programs: the demo shows the plumbing end to e
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import gymnasium as gym
 
 import mle_gym  # noqa: F401 - registers the environments
 from mle_gym.agents import load_agent, run_episode
-from mle_gym.models import default_gguf
-
-REPO = Path(__file__).resolve().parents[1]
+from mle_gym.models import default_gguf, start_server, stop_server
 
 
 def main() -> int:
@@ -40,14 +34,9 @@ def main() -> int:
     if model is None:
         print("no model: run `make model` first, or pass --model", file=sys.stderr)
         return 2
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mle_gym.cli", "model", "serve", str(model), "--port", "0",
-         "--threads", "1", "--name", "local"],
-        stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    server, url = start_server(model, "local", threads=1)
+    print(f"model server: local at {url}", flush=True)
     try:
-        line = server.stdout.readline()
-        print(line.strip(), flush=True)
-        url = line.split(" at ")[1].split()[0]
         kwargs = {"model": "local", "base_url": url, "max_tokens": args.max_tokens}
         if args.agent == "aide":
             kwargs.update(num_drafts=1, retries=1)
@@ -69,8 +58,7 @@ def main() -> int:
                 print("--- why (stderr tail):\n" + attempt.stderr.strip()[-1200:])
         print(f"\n{len(result.steps)} steps in {time.monotonic() - started:.0f} s")
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        stop_server(server)
     return 0
 
 

@@ -14,34 +14,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from mle_gym.models import default_gguf
+from mle_gym.models import default_gguf, start_server, stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ["spooky-author", "tabular-may-2022", "detecting-insults"]
 NAME = "SmolLM2-135M-Instruct-Q4_1"  # the name the rows carry (the served GGUF's)
 
 
-def start_server(model: str, name: str, log: Path) -> tuple[subprocess.Popen, str]:
-    """The model server and its URL, once its health endpoint answers."""
-    handle = log.open("a")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mle_gym.cli", "model", "serve", model, "--port", "0",
-         "--threads", "1", "--name", name],
-        stdout=subprocess.PIPE, stderr=handle, text=True, cwd=REPO,
-        env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert server.stdout is not None
-    line = server.stdout.readline()  # "serving NAME (...) at URL" once the model is loaded
-    if " at " not in line:
-        server.kill()
-        raise SystemExit(f"the model server did not start (see {log}): {line.strip()!r}")
-    url = line.split(" at ")[1].split()[0]
+def start_logged_server(model: str, name: str, log: Path) -> tuple[subprocess.Popen, str]:
+    """The model server (its log in ``log``) and its URL, once its health endpoint answers."""
+    with log.open("a") as handle:
+        try:
+            server, url = start_server(model, name, threads=1, stderr=handle)
+        except RuntimeError as exc:
+            raise SystemExit(f"{exc} (see {log})") from None
     with urllib.request.urlopen(url.removesuffix("/v1") + "/health", timeout=30) as reply:
         health = json.load(reply)
     print(f"model server: {name} ({health.get('backend')}, {health.get('threads')} thread) "
@@ -69,7 +61,7 @@ def main() -> int:
         return 2
     log = Path(args.log or f"/tmp/mle-gym-leaderboard-llm-{os.getpid()}.log")
     started = time.monotonic()
-    server, url = start_server(str(model), args.name, log)
+    server, url = start_logged_server(str(model), args.name, log)
     # The address reaches the agents through the environment (it is not part of an episode's
     # key); the model's name and the answer budget are agent arguments, so they are.
     agent_args = []
@@ -97,8 +89,7 @@ def main() -> int:
               f"{health.get('completion_tokens')} tokens, {health.get('tokens_per_second')} "
               f"tokens/s; {time.monotonic() - started:.0f} s in all", flush=True)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        stop_server(server)
     return code
 
 

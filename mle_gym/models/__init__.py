@@ -11,6 +11,7 @@ from mle_gym.models.locate import (
     locate_model,
     models_dir,
 )
+from mle_gym.models.spawn import start_server, stop_server
 
 __all__ = [
     "DEFAULT_GGUF_NAME",
@@ -22,4 +23,6 @@ __all__ = [
     "model_folder",
     "models_dir",
     "set_torch_threads",
+    "start_server",
+    "stop_server",
 ]
