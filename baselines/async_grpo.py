@@ -29,12 +29,14 @@ previous design) a lane whose program finished during an update, or while the le
 generated, sat idle until the learner came back; ``bench/async_vs_sync.py`` measures both.
 Each sample carries its behaviour policy version (the actor copy's version when it was
 generated), per-token log-probabilities (vLLM's under ``--use-vllm``, else the actor copy's
-own, scored at generation time), reward and duration. Staleness is bounded by admission
-control: no new generation while an outstanding sample is ``--max-staleness`` (k) versions
-behind, and the learner waits for such a sample rather than update past it, so every sample
-is consumed at most k versions late and nothing finished is dropped. Nor while two batches of
-finished samples already wait for the learner: when the learner is the bottleneck, lanes
-wait rather than pile up samples that go stale and swell its batches.
+own, scored at generation time), reward and duration. Staleness is bounded without dropping
+anything: the learner never updates past a sample ``--max-staleness`` (k) versions old, it
+waits for it (its batch is then everything that finished up to it, still in completion
+order), so every sample is consumed at most k versions late. Admission control: no new
+generation while k batches of finished samples already wait for the learner (the learner is
+k versions behind the actor), so when the learner is the bottleneck lanes wait rather than
+pile up samples that go stale. While the learner waits for a late sample the other lanes keep
+running, at the current version.
 
 **Off-policy correction.** Per token, rho_t = min(pi_theta_now(a_t) / pi_behaviour(a_t),
 ``--is-cap``), with pi_theta_now the policy at the update (the proximal policy of decoupled
@@ -130,7 +132,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = build_parser("python -m baselines.async_grpo")
     p.description = "Asynchronous duration-aware GRPO (TRL) on an mle-gym task."
     p.add_argument(
-        "--max-staleness", type=int, default=2, help="k: no generation while a sample is k versions behind"
+        "--max-staleness",
+        type=int,
+        default=2,
+        help="k: no sample is consumed more than k versions late (the learner waits for it), and "
+        "no generation while k batches of finished samples wait for the learner",
     )
     p.add_argument("--is-cap", type=float, default=2.0, help="truncation of the token importance ratio")
     p.add_argument("--regime", default="resample", choices=REGIMES, help="fresh draw per job, or episodes")

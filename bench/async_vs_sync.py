@@ -22,9 +22,9 @@ Two yardsticks for the ratio async / sync, both printed:
   (program, container, grading). The learner: samples per second of the learner thread's
   own time (run time minus time spent waiting for samples). Bound = min(pool, learner) /
   the measured sync rate; ratio / bound is the async trainer's efficiency, and how busy the
-  workers were (utilisation) is printed too. It does not count admission control as a
-  limit: at k versions the learner waits for a late sample and no generation starts, which
-  is the price of bounded staleness without dropping, and the main loss left.
+  workers were (utilisation) is printed too. It does not count waiting for a late sample as a
+  limit: at k versions the learner holds its update until a late (slow) sample is in,
+  the price of bounded staleness without dropping (the lanes keep running meanwhile).
 
 The two trainers' program mixes still differ from run to run (which of the two programs the
 policy writes), and a fast mix means more samples per minute whatever the trainer. So the
@@ -32,8 +32,12 @@ table also gives a same-mix ratio: the share of worker time spent on programs th
 learned from (sum of program durations / (workers x run time)), async over sync; samples per
 minute are that share over the mean duration, so on equal mixes the two ratios agree.
 
-    python bench/async_vs_sync.py --quick       # ~3 min
-    python bench/async_vs_sync.py --steps 12    # the measurement in the README
+    python bench/async_vs_sync.py --quick                   # ~3 min
+    python bench/async_vs_sync.py --steps 12 --repeats 3    # the measurement in the README
+
+A run of 12 updates learns from 48 samples per trainer; which programs they are is a draw
+(at about even odds the mean duration's standard error is ~0.3 s, ~10% of the rate), so a
+single run's ratio moves by about that much. ``--repeats`` pools runs.
 """
 
 from __future__ import annotations
@@ -109,10 +113,107 @@ def async_row(trainer: Any, workers: int) -> dict[str, Any]:
     }
 
 
+def run_once(args: argparse.Namespace, steps: int, folder: Path) -> dict[str, Any]:
+    """The sync trainer, then the async one (with and without the actor), in ``folder``."""
+    from baselines import async_grpo, duration_grpo
+
+    extra = ["--prefetch", str(args.prefetch), "--max-staleness", str(args.max_staleness)]
+    paths = []
+    for name, text in (("fast", FAST), ("slow", SLOW)):
+        (folder / f"{name}.py").write_text(text)
+        paths.append(str(folder / f"{name}.py"))
+    sync = duration_grpo.train(duration_grpo.parse_args(_argv(folder / "sync", steps, args.workers, paths)))
+    time_ = _runtime(sync)
+    batches = [h for h in sync.state.log_history if "duration/max" in h]
+    run: dict[str, Any] = {
+        "sync": {
+            "samples": sync.state.global_step * args.workers,
+            "time": time_,
+            "max_sum": sum(h["duration/max"] for h in batches),
+            "mean_sum": sum(h["duration/mean"] for h in batches),
+            "duration": sum(h["duration/mean"] for h in batches) / max(len(batches), 1),
+            "longest": max((h["duration/max"] for h in batches), default=0.0),
+            "busy_share": sum(h["duration/mean"] * args.workers for h in batches) / (args.workers * time_),
+        },
+        "load": [os.getloadavg()[0]],
+    }
+    run["sync"]["rate"] = 60 * run["sync"]["samples"] / time_
+    run["bound"] = run["sync"]["max_sum"] / max(run["sync"]["mean_sum"], 1e-9)
+    for label, flags in (("async", []), ("async --no-actor", ["--no-actor"])):
+        if label != "async" and args.skip_no_actor:
+            continue
+        argv_ = _argv(folder / label.replace(" ", ""), steps, args.workers, paths) + extra + flags
+        run[label] = async_row(async_grpo.train(async_grpo.parse_args(argv_)), args.workers)
+    run["load"].append(os.getloadavg()[0])
+    return run
+
+
+def labels(run: dict[str, Any]) -> list[str]:
+    return [label for label in ("async", "async --no-actor") if label in run]
+
+
+def print_run(run: dict[str, Any], args: argparse.Namespace, steps: int) -> None:
+    sync, bound = run["sync"], run["bound"]
+    print()
+    print(
+        f"workers {args.workers}, batch {args.workers}, {steps} updates each, programs 0.5 s and 5 s; "
+        f"async: k={args.max_staleness}, prefetch {args.prefetch}; "
+        f"load {run['load'][0]:.1f} after sync, {run['load'][1]:.1f} at the end"
+    )
+    print(
+        f"{'':18s} samples  time s  samples/min  ratio  /lockstep  capacity/min  /capacity  util  "
+        "mean dur  busy share  same-mix ratio"
+    )
+    print(
+        f"{'sync':18s} {sync['samples']:7d} {sync['time']:7.1f} {sync['rate']:12.1f}   1.00{'':30s}"
+        f"{sync['duration']:15.2f} {sync['busy_share']:11.2f} {1:15.2f}"
+    )
+    for label in labels(run):
+        r = run[label]
+        ratio = r["rate"] / sync["rate"]
+        cap = r["capacity"] / sync["rate"]
+        print(
+            f"{label:18s} {r['samples']:7d} {r['time']:7.1f} {r['rate']:12.1f} {ratio:6.2f} "
+            f"{100 * ratio / bound:9.0f}% {r['capacity']:13.1f} {100 * ratio / cap:9.0f}% "
+            f"{r['utilisation']:5.2f} {r['duration']:9.2f} {r['busy_share']:11.2f} "
+            f"{r['busy_share'] / max(sync['busy_share'], 1e-9):15.2f}"
+        )
+    print(f"lockstep bound {bound:.2f} (sync batches' max/mean duration)")
+    longest = ", ".join(f"{label} {run[label]['longest']:.1f} s" for label in labels(run))
+    print(f"longest program: sync {sync['longest']:.1f} s, {longest} (limit {TIME_LIMIT} s)")
+    for label in labels(run):
+        r = run[label]
+        print(
+            f"{label}: capacity bound {r['capacity'] / sync['rate']:.2f} = min(pool {r['pool']:.1f}, "
+            f"learner {r['learner']:.1f} samples/min) / sync; while the learner computed an "
+            f"update {r['submitted_in_update']} jobs were submitted and {r['started_in_update']} "
+            f"started; staleness mean {r['staleness']:.2f}; "
+            f"admission refused {r['blocked']}x"
+        )
+
+
+def print_summary(runs: list[dict[str, Any]]) -> None:
+    """All runs pooled (as one longer run: total samples over total time, the bound over every
+    sync batch), and each run's share of its own bound."""
+    sync_rate = 60 * sum(r["sync"]["samples"] for r in runs) / sum(r["sync"]["time"] for r in runs)
+    bound = sum(r["sync"]["max_sum"] for r in runs) / max(sum(r["sync"]["mean_sum"] for r in runs), 1e-9)
+    print()
+    print(f"{len(runs)} runs pooled: sync {sync_rate:.1f} samples/min, lockstep bound {bound:.2f}")
+    for label in labels(runs[0]):
+        rate = 60 * sum(r[label]["samples"] for r in runs) / sum(r[label]["time"] for r in runs)
+        shares = [100 * r[label]["rate"] / r["sync"]["rate"] / r["bound"] for r in runs]
+        print(
+            f"{label:18s} {rate:6.1f} samples/min, ratio {rate / sync_rate:.2f} = "
+            f"{100 * rate / sync_rate / bound:.0f}% of the pooled bound; per run "
+            + ", ".join(f"{x:.0f}%" for x in shares)
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="3 updates each")
     p.add_argument("--steps", type=int, default=12, help="updates per trainer")
+    p.add_argument("--repeats", type=int, default=1, help="runs of all trainers; pooled at the end")
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--prefetch", type=int, default=0, help="the async trainer's --prefetch")
     p.add_argument("--max-staleness", type=int, default=2, help="the async trainer's k")
@@ -120,64 +221,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     steps = 3 if args.quick else args.steps
 
-    from baselines import async_grpo, duration_grpo
-
-    extra = ["--prefetch", str(args.prefetch), "--max-staleness", str(args.max_staleness)]
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        paths = []
-        for name, text in (("fast", FAST), ("slow", SLOW)):
-            (folder / f"{name}.py").write_text(text)
-            paths.append(str(folder / f"{name}.py"))
-        sync = duration_grpo.train(duration_grpo.parse_args(_argv(folder / "sync", steps, args.workers, paths)))
-        sync_time = _runtime(sync)
-        sync_samples = sync.state.global_step * args.workers
-        batches = [h for h in sync.state.log_history if "duration/max" in h]
-        bound = sum(h["duration/max"] for h in batches) / max(sum(h["duration/mean"] for h in batches), 1e-9)
-        sync_mean = sum(h["duration/mean"] for h in batches) / max(len(batches), 1)
-        sync_longest = max((h["duration/max"] for h in batches), default=0.0)
-        sync_share = sum(h["duration/mean"] * args.workers for h in batches) / (args.workers * sync_time)
-        rows = {}
-        for label, flags in (("async", []), ("async --no-actor", ["--no-actor"])):
-            if label != "async" and args.skip_no_actor:
-                continue
-            argv_ = _argv(folder / label.replace(" ", ""), steps, args.workers, paths) + extra + flags
-            trainer = async_grpo.train(async_grpo.parse_args(argv_))
-            rows[label] = async_row(trainer, args.workers)
-    sync_rate = 60 * sync_samples / sync_time
-    print()
-    print(
-        f"workers {args.workers}, batch {args.workers}, {steps} updates each, programs 0.5 s and 5 s; "
-        f"async: k={args.max_staleness}, prefetch {args.prefetch}; load {os.getloadavg()[0]:.1f}"
-    )
-    print(
-        f"{'':18s} samples  time s  samples/min  ratio  /lockstep  capacity/min  /capacity  util  "
-        "mean dur  busy share  same-mix ratio"
-    )
-    print(
-        f"{'sync':18s} {sync_samples:7d} {sync_time:7.1f} {sync_rate:12.1f}   1.00{'':30s}"
-        f"{sync_mean:15.2f} {sync_share:11.2f} {1:15.2f}"
-    )
-    for label, r in rows.items():
-        ratio = r["rate"] / sync_rate
-        cap = r["capacity"] / sync_rate
-        print(
-            f"{label:18s} {r['samples']:7d} {r['time']:7.1f} {r['rate']:12.1f} {ratio:6.2f} "
-            f"{100 * ratio / bound:9.0f}% {r['capacity']:13.1f} {100 * ratio / cap:9.0f}% "
-            f"{r['utilisation']:5.2f} {r['duration']:9.2f} {r['busy_share']:11.2f} "
-            f"{r['busy_share'] / max(sync_share, 1e-9):15.2f}"
-        )
-    print(f"lockstep bound {bound:.2f} (sync batches' max/mean duration)")
-    longest = ", ".join(f"{label} {r['longest']:.1f} s" for label, r in rows.items())
-    print(f"longest program: sync {sync_longest:.1f} s, {longest} (limit {TIME_LIMIT} s)")
-    for label, r in rows.items():
-        print(
-            f"{label}: capacity bound {r['capacity'] / sync_rate:.2f} = min(pool {r['pool']:.1f}, "
-            f"learner {r['learner']:.1f} samples/min) / sync; while the learner computed an "
-            f"update {r['submitted_in_update']} jobs were submitted and {r['started_in_update']} "
-            f"started; staleness mean {r['staleness']:.2f}; "
-            f"admission refused {r['blocked']}x"
-        )
+    runs = []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(run_once(args, steps, Path(tmp)))
+        print_run(runs[-1], args, steps)
+    if len(runs) > 1:
+        for run in runs[:-1]:  # again, together, after the trainers' own output
+            print_run(run, args, steps)
+        print_summary(runs)
     return 0
 
 
