@@ -152,6 +152,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "worker frees up (counted by admission control like any outstanding job)",
     )
     p.add_argument(
+        "--fresh-prompt",
+        default="mixed",
+        choices=("mixed", "scratch"),
+        help="what a fresh draw answers: the scratch prompt and improve-the-best in turn (mixed), "
+        "or only the scratch prompt (one fixed text: the improve prompt changes with every new "
+        "best program, which a policy warm-started on a few programs answers with noise)",
+    )
+    p.add_argument(
         "--no-actor",
         action="store_true",
         help="one thread: the learner refills lanes itself between updates (lanes that finish "
@@ -331,6 +339,7 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
         baseline_rate: float = 0.1,
         prefetch: int = 0,
         actor: bool = True,
+        fresh_prompt: str = "mixed",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -340,6 +349,7 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
             raise ValueError("the async trainer takes one batch per update: --grad-accum 1")
         self.env_reward = env_reward
         self.prompts = prompts
+        self.fresh_prompt = fresh_prompt
         self.normaliser = normaliser
         self.is_cap = is_cap
         self.baseline = EMABaseline(baseline_rate)
@@ -370,7 +380,8 @@ class AsyncDurationGRPOTrainer(GRPOTrainer):
             # Episodes: improve this lane's own last program.
             return Episode(self.runtime.spec, self.prompts.base, previous=lane.last.info["attempt"]).observation
         self._scratch_turn += 1
-        improve = self.prompts.improve() if self._scratch_turn % 2 == 0 else None
+        turn = self.fresh_prompt == "mixed" and self._scratch_turn % 2 == 0
+        improve = self.prompts.improve() if turn else None
         return improve or self.prompts.scratch()  # half scratch, half improve the best so far
 
     def _generate_sample(self, lane: Lane, version: int, new_episode: bool) -> Sample:
@@ -676,6 +687,7 @@ def train(args: argparse.Namespace) -> AsyncDurationGRPOTrainer:
             baseline_rate=args.baseline_rate,
             prefetch=args.prefetch,
             actor=not args.no_actor,
+            fresh_prompt=args.fresh_prompt,
         )
         started = time.perf_counter()
         try:

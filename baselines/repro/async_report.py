@@ -115,6 +115,8 @@ def write_report(
     add(f"Step options: `{profile.get('options')}`; {profile.get('workers')} worker slots.")
     if profile.get("total_seconds"):
         add(f"The run took {profile['total_seconds'] / 60:.0f} min of wall time.")
+    if profile.get("trl_seconds"):
+        add(f"The TRL part was then run again alone (`--only-trl`): {profile['trl_seconds'] / 60:.0f} min.")
     add("")
     _programs(add, result)
     verdict = _finding1(add, result, names)
@@ -143,9 +145,10 @@ def _programs(add: Any, result: dict[str, Any]) -> None:
     add(
         f"Each program run {n} times through the pool, 4 at a time (the training conditions). Reward: the env's "
         "default preset (valid: 1 + normalised score, 1 = sample submission, 2 = strong reference; invalid: "
-        "-1 + 0.1 per milestone). Score: log loss on the public half (lower is better). Most of each "
-        "duration is importing scikit-learn on a busy machine; on an idle one the programs run in "
-        "about 1-2 s (fast) and 3-5 s (slow)."
+        "-1 + 0.1 per milestone). Score: log loss on the public half (lower is better). The three "
+        "programs are one text with one line changed (the `vec =` line; broken also reads a "
+        "column that does not exist), so that the tiny model of the TRL part writes each intact. "
+        "Durations include importing scikit-learn, and grow several-fold on a loaded machine."
     )
     add("")
     add("| program | what it is | runs | duration mean ± sd (s) | durations (s) | valid | score | mean reward |")
@@ -163,6 +166,16 @@ def _programs(add: Any, result: dict[str, Any]) -> None:
         f"measurement's throughput: {result['overhead']:.2f} s; the replay adds it to every job. "
         f"Episode length: {result['episode_seconds']} s (2.5 x the fast program's mean duration)."
     )
+    h = result.get("horizon")
+    if h:
+        add("")
+        add(
+            f"Horizons are counted in fast jobs per lane (the fast program plus the overhead: "
+            f"{h['job_seconds']:.2f} s here), so that a run sees about as many updates on a quiet "
+            f"machine as on a loaded one: short {h['short']:g} jobs ({result['seconds']:.0f} s: the "
+            f"short replay and the real-step runs), long {h['long']:g} jobs "
+            f"({result['long_seconds']:.0f} s, replay only)."
+        )
     add("")
 
 
@@ -244,13 +257,19 @@ def _finding1(add: Any, result: dict[str, Any], names: list[str]) -> str:
 def _trl(add: Any, trl: dict[str, list[dict[str, Any]]], rows: dict[str, Any]) -> None:
     add(f"### The TRL async trainer, tiny model ({len(trl['unweighted'])} seeds per setting)")
     add("")
+    cfg = trl["unweighted"][0].get("settings", {})
+    warm = cfg.get("warm_start", ["fast", "slow", "broken"])
     add(
-        "`baselines.async_grpo` with the tiny random Qwen2 model warm-started (300 steps) on the "
-        "three programs, resample regime (the tiny model was warm-started on the scratch and "
-        "improve-the-best prompts, not on a lane's own program), temperature 0.7, 4 lanes, 4 "
-        "samples per update, learning rate 3e-4, real Docker steps. Each consumed completion is "
-        "classified as the program it copies (difflib similarity >= 0.8) or `other` (a mutation). "
-        "Share of fast programs among consumed completions in the first and last third of the updates:"
+        f"`baselines.async_grpo` with the tiny random Qwen2 model warm-started "
+        f"({cfg.get('warm_start_steps', 300)} steps) on the programs, drawn as "
+        f"{', '.join(warm)} (the programs part at one line, where fast and broken agree: an "
+        "even warm start wrote the slow program in about 1 of 10 draws), resample regime (the "
+        "tiny model was warm-started on the scratch and improve-the-best prompts, not on a "
+        f"lane's own program), temperature {cfg.get('temperature', 0.7)}, "
+        f"{cfg.get('workers', 4)} lanes, {cfg.get('batch', 4)} samples per update, learning "
+        f"rate {cfg.get('learning_rate', 3e-4):g}, real Docker steps. Each consumed completion "
+        "is classified as the program it copies exactly (whitespace aside) or `other` (a "
+        "mutation). Shares among consumed completions in the first and last third of the updates:"
     )
     add("")
     add("| setting | seed | updates | fast: first third -> last third | slow: first -> last | other (all) |")
@@ -264,17 +283,34 @@ def _trl(add: Any, trl: dict[str, list[dict[str, Any]]], rows: dict[str, Any]) -
                 f"{f(s['slow_first'])} -> {f(s['slow_last'])} | {f(s['other_all'])} |"
             )
     add("")
-    last = {label: [r["summary"]["fast_last"] or 0.0 for r in trl[label]] for label in LABELS}
-    d = paired(last["unweighted"], last["duration-weighted"])
-    rows["trl"] = {"paired_fast_last": d, "last": last}
-    slow = [r["summary"]["slow_last"] or 0.0 for label in LABELS for r in trl[label]]
+    share = {
+        (kind, when, label): [r["summary"][f"{kind}_{when}"] or 0.0 for r in trl[label]]
+        for kind in ("fast", "slow")
+        for when in ("first", "last")
+        for label in LABELS
+    }
+    d = paired(share["fast", "last", "unweighted"], share["fast", "last", "duration-weighted"])
+    ds = paired(share["slow", "last", "unweighted"], share["slow", "last", "duration-weighted"])
+    rows["trl"] = {"paired_fast_last": d, "paired_slow_last": ds}
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    moves = "; ".join(
+        f"{label}: fast {mean(share['fast', 'first', label]):.2f} -> {mean(share['fast', 'last', label]):.2f}, "
+        f"slow {mean(share['slow', 'first', label]):.2f} -> {mean(share['slow', 'last', label]):.2f}"
+        for label in LABELS
+    )
+    if d["low"] > 0:
+        verdict = "the weights lowered the fast share beyond seed noise"
+    elif d["high"] < 0:
+        verdict = "the weights raised the fast share beyond seed noise"
+    else:
+        verdict = "the difference is within seed noise"
     add(
-        f"Paired by seed, fast share in the last third without weights minus with weights: {_ci(d)}. "
-        f"The slow program's share in the last third is {max(slow):.2f} at most: the tiny model "
-        "rarely reproduces the longest program (about 210 tokens) intact, so its slow samples are "
-        "mostly mutations that crash, and this part cannot test the claim. It shows the trainer's "
-        "loop end to end with real steps (staleness, importance ratios, ESS and weights are in "
-        "the JSON), not the finding."
+        f"Mean over seeds, first third -> last third: {moves}. Paired by seed, last third "
+        f"without weights minus with weights: fast {_ci(d)}, slow {_ci(ds)}: {verdict}. In the "
+        "resample regime a completion is a fresh draw whatever its duration, so arrivals carry "
+        "no 1/dt factor beyond the first slow results' delay (the replay's control), and the "
+        "weights tilt learning towards the slow program rather than cancel a bias. Staleness, "
+        "importance ratios, ESS and weights per update are in the JSON."
     )
     add("")
 
@@ -384,12 +420,15 @@ def figures_for(result: dict[str, Any], credit: dict[str, Any] | None, out: Path
         fig, ax = plt.subplots(figsize=(6, 4))
         for label in LABELS:
             for run in result["trl"].get(label, []):
-                shares = [sum(k == "fast" for k in u["kinds"]) / len(u["kinds"]) for u in run["updates"]]
-                cum = np.cumsum(shares) / np.arange(1, len(shares) + 1)
-                ax.plot(range(1, len(cum) + 1), cum, color=COLOURS[label], alpha=0.8)
+                for kind, style in (("fast", "-"), ("slow", ":")):
+                    shares = [sum(k == kind for k in u["kinds"]) / len(u["kinds"]) for u in run["updates"]]
+                    cum = np.cumsum(shares) / np.arange(1, len(shares) + 1)
+                    ax.plot(range(1, len(cum) + 1), cum, style, color=COLOURS[label], alpha=0.8)
             ax.plot([], [], color=COLOURS[label], label=label)
+        ax.plot([], [], "-", color="grey", label="fast")
+        ax.plot([], [], ":", color="grey", label="slow")
         ax.set_xlabel("update")
-        ax.set_ylabel("fast share of consumed completions (running mean)")
+        ax.set_ylabel("share of consumed completions (running mean)")
         ax.set_ylim(0, 1)
         ax.set_title("TRL async trainer, tiny model, real steps", fontsize=10)
         ax.grid(alpha=0.3)

@@ -61,36 +61,32 @@ print(f"Wrote {submission_path} ({len(sub)} rows)")
 '''
 
 
-# The asynchronous reproduction's programs: short (a tiny model can be warm-started on them),
-# each a real model. FAST is a naive Bayes on 300 word counts (weak, quick); SLOW stacks word
-# 1-2-gram and character 1-5-gram TF-IDF under a logistic regression (much better, several
-# times the compute); BROKEN is FAST reading a column that does not exist, after training.
-ASYNC_FAST = """import pandas as pd
-from sklearn.feature_extraction.text import CountVectorizer
+# The asynchronous reproduction's programs: short, each a real model, and one text with one
+# line changed, so that a tiny model warm-started on them writes each of them intact (with
+# three unrelated programs it wrote the longest one intact about once in 30 draws) and the
+# policy's choice is that line. FAST is a naive Bayes on 300 word counts (weak, quick); SLOW
+# stacks word 1-2-gram and character 1-5-gram TF-IDF under a logistic regression (much
+# better, several times the compute); BROKEN is FAST reading a column that does not exist,
+# after training.
+ASYNC_SKELETON = """import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
+from sklearn.pipeline import make_union
 train = pd.read_csv("input/train.csv")
 test = pd.read_csv("input/test.csv")
-vec = CountVectorizer(max_features=300)
-model = MultinomialNB().fit(vec.fit_transform(train["text"]), train["author"])
+vec = {vec}
+model = {model}.fit(vec.fit_transform(train["text"]), train["author"])
 sub = pd.DataFrame(model.predict_proba(vec.transform(test["text"])), columns=model.classes_)
 sub.insert(0, "id", test["id"])
 sub.to_csv("submission/submission.csv", index=False)
 """
-
-ASYNC_SLOW = """import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline, make_union
-train = pd.read_csv("input/train.csv")
-test = pd.read_csv("input/test.csv")
-words = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
-chars = TfidfVectorizer(sublinear_tf=True, analyzer="char", ngram_range=(1, 5))
-model = make_pipeline(make_union(words, chars), LogisticRegression(C=5.0, max_iter=3000))
-model.fit(train["text"], train["author"])
-sub = pd.DataFrame(model.predict_proba(test["text"]), columns=model.classes_)
-sub.insert(0, "id", test["id"])
-sub.to_csv("submission/submission.csv", index=False)
-"""
+ASYNC_FAST = ASYNC_SKELETON.format(vec="CountVectorizer(max_features=300)", model="MultinomialNB()")
+ASYNC_SLOW = ASYNC_SKELETON.format(
+    vec='make_union(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)), '
+    'TfidfVectorizer(sublinear_tf=True, analyzer="char", ngram_range=(1, 5)))',
+    model="LogisticRegression(C=5.0, max_iter=3000)",
+)
 
 
 def async_programs() -> dict[str, str]:

@@ -20,6 +20,7 @@ import os
 import platform
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,13 +49,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=4, help="worker slots in the pool")
     p.add_argument("--repeats", type=int, default=None, help="real runs per program (default 10)")
     p.add_argument("--replay-seeds", type=int, default=None, help="replay seeds per setting (40)")
-    p.add_argument("--real-seeds", type=int, default=None, help="real-step seeds per setting (3)")
-    p.add_argument("--trl-seeds", type=int, default=None, help="TRL seeds per setting (3)")
+    p.add_argument("--real-seeds", type=int, default=None, help="real-step seeds per setting (8)")
+    p.add_argument("--trl-seeds", type=int, default=None, help="TRL seeds per setting (5)")
     p.add_argument("--trl-steps", type=int, default=None, help="updates per TRL run (16)")
-    p.add_argument("--seconds", type=float, default=None, help="wall time per real run (150)")
     p.add_argument(
-        "--long-seconds", type=float, default=1200.0, help="virtual time of the long replay"
+        "--horizon",
+        type=float,
+        default=None,
+        help="a run's length in fast jobs per lane (fast program + pool overhead, as measured): "
+        "the short replay and the real-step runs (6)",
     )
+    p.add_argument("--long-horizon", type=float, default=48.0, help="the long replay, in fast jobs (48)")
     p.add_argument("--episode-factor", type=float, default=2.5, help="episode = this x fast duration")
     p.add_argument("--skip-trl", action="store_true", help="no TRL runs")
     p.add_argument(
@@ -67,16 +72,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = {
         "repeats": (2, 10),
         "replay_seeds": (4, 40),
-        "real_seeds": (1, 3),
-        "trl_seeds": (1, 3),
+        "real_seeds": (1, 8),
+        "trl_seeds": (1, 5),
         "trl_steps": (2, 16),
-        "seconds": (20.0, 150.0),
+        "horizon": (2.0, 6.0),
     }
     for key, (q, full) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, q if args.quick else full)
     if args.quick:
-        args.long_seconds = min(args.long_seconds, 120.0)
+        args.long_horizon = min(args.long_horizon, 8.0)
     if args.report is None:
         args.report = (
             HERE / "REPORT.md" if args.out.resolve() == DEFAULT_OUT else args.out / "REPORT.md"
@@ -96,7 +101,7 @@ def machine() -> str:
 
 def write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
+    tmp.write_text(json.dumps(data, separators=(",", ":"), default=str))  # compact: MBs of traces
     tmp.replace(path)
 
 
@@ -126,7 +131,7 @@ def replay(result: dict[str, Any], args: argparse.Namespace, names: list[str]) -
     outcomes = outcomes_of(result["measured"])
     overhead = result["overhead"]
     for regime in ("episodes", "resample"):
-        for horizon, seconds in (("short", args.seconds), ("long", args.long_seconds)):
+        for horizon, seconds in (("short", result["seconds"]), ("long", result["long_seconds"])):
             key = f"{regime}/{horizon}"
             result["replay"][key] = {"unweighted": [], "duration-weighted": []}
             for seed in range(args.replay_seeds):
@@ -159,7 +164,12 @@ def measure_and_replay(args: argparse.Namespace, result: dict[str, Any], options
         jobs = sum(len(row["runs"]) for row in result["measured"].values())
         result["overhead"] = round(max(0.0, (wall * args.workers - busy) / jobs), 3)
         result["episode_seconds"] = round(args.episode_factor * result["measured"]["fast"]["mean_duration"], 1)
-        result["seconds"] = args.seconds
+        # Horizons in fast jobs per lane, so that a run sees as many updates on a quiet machine
+        # as on a loaded one (the programs' durations differ several-fold between the two).
+        job = result["measured"]["fast"]["mean_duration"] + result["overhead"]
+        result["horizon"] = {"short": args.horizon, "long": args.long_horizon, "job_seconds": round(job, 3)}
+        result["seconds"] = round(args.horizon * job, 1)
+        result["long_seconds"] = round(args.long_horizon * job, 1)
         result["measure_wall_seconds"] = round(wall, 1)
         write_json(args.out / "async_bias.json", result)
 
@@ -170,7 +180,7 @@ def measure_and_replay(args: argparse.Namespace, result: dict[str, Any], options
         for seed in range(args.real_seeds):
             for weighted in (False, True):
                 cfg = AsyncConfig(
-                    weighted, seed, regime="episodes", seconds=args.seconds, workers=args.workers,
+                    weighted, seed, regime="episodes", seconds=result["seconds"], workers=args.workers,
                     episode_seconds=result["episode_seconds"],
                 )  # fmt: skip
                 run = run_softmax(PoolBackend(pool, TASK, options), names, programs, cfg)
@@ -213,15 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from baselines.repro.trl_runs import run_trl
 
         result["trl"] = {"unweighted": [], "duration-weighted": []}
-        for seed in range(args.trl_seeds):
-            for weighted in (False, True):
-                run = run_trl(
-                    programs, weighted, seed, args.out / "trl" / f"{int(weighted)}-{seed}",
-                    args.trl_steps, args.workers,
-                )  # fmt: skip
-                result["trl"][run["label"]].append(run)
-                print(f"  trl {run['label']} seed {seed}: {run['summary']}", flush=True)
-                write_json(args.out / "async_bias.json", result)
+        # The runs' programs and saved policies are scratch: only the JSON is kept.
+        with tempfile.TemporaryDirectory(prefix="mle-gym-repro-trl-") as tmp:
+            for seed in range(args.trl_seeds):
+                for weighted in (False, True):
+                    run = run_trl(
+                        programs, weighted, seed, Path(tmp) / f"{int(weighted)}-{seed}",
+                        args.trl_steps, args.workers,
+                    )  # fmt: skip
+                    result["trl"][run["label"]].append(run)
+                    print(f"  trl {run['label']} seed {seed}: {run['summary']}", flush=True)
+                    write_json(args.out / "async_bias.json", result)
 
     if args.credit:
         from baselines.repro.partial_credit import CreditConfig, run_credit

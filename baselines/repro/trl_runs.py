@@ -1,28 +1,28 @@
 """Finding 1 with the TRL async trainer: the tiny model warm-started on the three programs,
 trained by ``baselines.async_grpo`` with real Docker steps, with and without weights.
 
-Every consumed completion is classified as the program it copies (the nearest of fast, slow,
-broken by ``difflib`` similarity, or "other" when it is like none of them: a mutation), and
-the share of fast programs among them is followed over training.
+Every consumed completion is classified as the program it copies exactly (whitespace aside),
+or "other" (a mutation: the three programs differ in one line, so a near copy of one may be
+another or none), and the share of fast programs among them is followed over training.
 """
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
 OTHER = "other"
+WARM_START = ("fast", "slow", "slow", "broken")  # the warm start's (prompt, program) draws
+SETTINGS = {"warm_start_steps": 300, "temperature": 0.7, "learning_rate": 3e-4, "batch": 4}
 
 
-def classify(program: str, programs: dict[str, str], threshold: float = 0.8) -> str:
-    """The program a completion copies, or ``other``."""
-    best, name = 0.0, OTHER
-    for key, text in programs.items():
-        ratio = difflib.SequenceMatcher(None, program.strip(), text.strip()).ratio()
-        if ratio > best:
-            best, name = ratio, key
-    return name if best >= threshold else OTHER
+def classify(program: str, programs: dict[str, str]) -> str:
+    """The program a completion copies (its code, as the env extracts it from a fenced
+    answer), or ``other``."""
+    from mle_gym.instrument import extract_code
+
+    words = extract_code(program).split()
+    return next((name for name, text in programs.items() if text.split() == words), OTHER)
 
 
 def run_trl(
@@ -36,32 +36,35 @@ def run_trl(
 ) -> dict[str, Any]:
     """One async TRL run; returns the classified completions per update.
 
-    The ``resample`` regime: the tiny model was warm-started to answer the scratch and
-    improve-the-best prompts, not to copy a lane's own last program (the episodes regime's
-    prompt), which it would answer with noise."""
+    The ``resample`` regime, every draw answering the scratch prompt: the tiny model answers
+    the fixed text it was warm-started on reliably, but not the improve-the-best prompt once
+    it shows a new best program and its score (more than half of the completions were then
+    mutations), nor a lane's own last program (the episodes regime's prompt). The warm start sees the slow program twice as
+    often as each of the others (``WARM_START``): the programs part at the ``vec =`` line,
+    where the fast and broken ones agree, so an even warm start made a policy that wrote the
+    slow program in about 1 of 10 draws; this way it starts near half."""
     import torch
 
     from baselines.async_grpo import parse_args, train
 
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
     for name, text in programs.items():
-        path = folder / f"{name}.py"
-        path.write_text(text)
-        paths.append(str(path))
+        (folder / f"{name}.py").write_text(text)
+    paths = [str(folder / f"{name}.py") for name in WARM_START]
     argv = [
         "--model", "tiny",
         "--max-steps", str(steps),
         "--num-generations", "2",
-        "--batch-size", "4",
+        "--batch-size", str(SETTINGS["batch"]),
         "--max-completion-length", "260",
         "--num-prompts", "64",
-        "--learning-rate", "3e-4",
-        "--temperature", "0.7",
-        "--warm-start-steps", "300",
+        "--learning-rate", str(SETTINGS["learning_rate"]),
+        "--temperature", str(SETTINGS["temperature"]),
+        "--warm-start-steps", str(SETTINGS["warm_start_steps"]),
         "--warm-start-programs", *paths,
         "--workers", str(workers),
         "--regime", "resample",
+        "--fresh-prompt", "scratch",
         "--max-staleness", "2",
         "--time-limit", str(time_limit),
         "--seed", str(seed),
@@ -91,6 +94,7 @@ def run_trl(
             }
         )
     return {
+        "settings": {**SETTINGS, "warm_start": list(WARM_START), "workers": workers, "steps": steps},
         "label": "duration-weighted" if weighted else "unweighted",
         "seed": seed,
         "updates": updates,
