@@ -272,9 +272,10 @@ def _trl(add: Any, trl: dict[str, list[dict[str, Any]]], rows: dict[str, Any]) -
         f"`baselines.async_grpo` with the tiny random Qwen2 model warm-started "
         f"({cfg.get('warm_start_steps', 300)} steps) on the programs, drawn as "
         f"{', '.join(warm)} (the programs part at one line, where fast and broken agree: an "
-        "even warm start wrote the slow program in about 1 of 10 draws), resample regime (the "
-        "tiny model was warm-started on the scratch and improve-the-best prompts, not on a "
-        f"lane's own program), temperature {cfg.get('temperature', 0.7)}, "
+        "even warm start wrote the slow program in about 1 of 10 draws), resample regime, every "
+        "draw answering the scratch prompt (`--fresh-prompt scratch`: the tiny model answers "
+        "the text it was warm-started on, not an improve prompt showing a new best program, "
+        f"nor a lane's own program), temperature {cfg.get('temperature', 0.7)}, "
         f"{cfg.get('workers', 4)} lanes, {cfg.get('batch', 4)} samples per update, learning "
         f"rate {cfg.get('learning_rate', 3e-4):g}, real Docker steps. Each consumed completion "
         "is classified as the program it copies exactly (whitespace aside) or `other` (a "
@@ -307,15 +308,18 @@ def _trl(add: Any, trl: dict[str, list[dict[str, Any]]], rows: dict[str, Any]) -
         f"slow {mean(share['slow', 'first', label]):.2f} -> {mean(share['slow', 'last', label]):.2f}"
         for label in LABELS
     )
-    if d["low"] > 0:
-        verdict = "the weights lowered the fast share beyond seed noise"
-    elif d["high"] < 0:
-        verdict = "the weights raised the fast share beyond seed noise"
-    else:
-        verdict = "the difference is within seed noise"
+    moved = [
+        f"{'lowered' if ci['low'] > 0 else 'raised'} the {kind} share"
+        for kind, ci in (("fast", d), ("slow", ds))
+        if ci["low"] > 0 or ci["high"] < 0
+    ]
+    verdict = f"the weights {' and '.join(moved)} beyond seed noise" if moved else "within seed noise"
+    other = [r["summary"]["other_all"] or 0.0 for label in LABELS for r in trl[label]]
     add(
         f"Mean over seeds, first third -> last third: {moves}. Paired by seed, last third "
-        f"without weights minus with weights: fast {_ci(d)}, slow {_ci(ds)}: {verdict}. In the "
+        f"without weights minus with weights: fast {_ci(d)}, slow {_ci(ds)}: {verdict}. Completions "
+        f"that copy none of the programs: {mean(other):.2f} of all on average ({min(other):.2f} to "
+        f"{max(other):.2f} by run). In the "
         "resample regime a completion is a fresh draw whatever its duration, so arrivals carry "
         "no 1/dt factor beyond the first slow results' delay (the replay's control), and the "
         "weights tilt learning towards the slow program rather than cancel a bias. Staleness, "
