@@ -148,6 +148,61 @@ def test_a_step_whose_successor_waits_starts_none_while_its_program_runs(
     assert containers(docker_client, session) == []
 
 
+PLANT = """
+import os, pathlib
+places = ["/step", "/tmp", "/dev/shm", os.getcwd(), os.environ.get("MLE_INPUT_DIR", "input"),
+          os.path.dirname(os.environ["MLE_SUBMISSION_PATH"])]
+for place in places:
+    try:
+        pathlib.Path(place, "planted-by-the-last-step").write_text("x")
+    except OSError:
+        pass
+open(os.environ["MLE_SUBMISSION_PATH"], "w").write("planted")
+"""
+LOOK = """
+import json, os, socket
+places = ["/step", "/tmp", "/dev/shm", os.getcwd(), os.environ.get("MLE_INPUT_DIR", "input"),
+          os.path.dirname(os.environ["MLE_SUBMISSION_PATH"])]
+found = [p for p in places if os.path.exists(os.path.join(p, "planted-by-the-last-step"))]
+found += [p for p in [os.environ["MLE_SUBMISSION_PATH"]] if os.path.exists(p)]
+supervisors = 0
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        supervisors += b"step_supervisor" in open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        pass
+open(os.environ["MLE_SUBMISSION_PATH"], "w").write(
+    json.dumps({"host": socket.gethostname(), "found": found, "supervisors": supervisors}))
+"""
+
+
+@pytest.mark.docker
+def test_a_program_cannot_reach_the_containers_waiting_for_later_steps(
+        docker_client, spooky_data, session):
+    """A container waits, already started, while an earlier step's program runs: that
+    program plants files everywhere it can write, and the next step, run in the container
+    that waited meanwhile, finds none of them and no other step's supervisor."""
+    import json
+
+    from mle_gym.sandbox.docker_backend import DockerSandbox
+
+    sandbox = DockerSandbox(client=docker_client, prestart=2)
+    try:
+        run(sandbox, spooky_data, HOSTNAME)
+        sandbox.settle()
+        waited = {c.id[:12] for c in wait_for(lambda: len(sandbox.waiting()) == 2 and
+                                              sandbox.waiting(), 300, "two containers ahead")}
+        planted, text = run(sandbox, spooky_data, PLANT)
+        assert planted.exit_code == 0 and text == "planted"
+        looked, text = run(sandbox, spooky_data, LOOK)
+        seen = json.loads(text)
+        assert seen["host"] in waited  # started before the planting program ran
+        assert seen["found"] == [] and seen["supervisors"] == 1  # only its own
+    finally:
+        sandbox.close()
+    assert containers(docker_client, session) == []
+
+
 @pytest.mark.docker
 def test_prestart_depth_must_be_positive(docker_client):
     from mle_gym.sandbox.prestart import Prestarter
