@@ -250,14 +250,18 @@ class AsyncLoop:
         sample.consumed_version = self.version
         self.consumed.append(sample)
 
+    def _overdue(self, version: int) -> bool:
+        """A sample generated at ``version`` would be more than k behind after the next update."""
+        return self.version - version >= self.max_staleness
+
     def overdue(self) -> list[Sample]:
         """Outstanding samples that would be more than k behind after the next update."""
-        return [s for s in self.outstanding.values() if self.version - s.version >= self.max_staleness]
+        return [s for s in self.outstanding.values() if self._overdue(s.version)]
 
     def _must_wait(self) -> bool:
         """An overdue sample is outstanding, or one is still being generated (actor thread):
         the batch waits for it, so no sample is consumed more than k versions late."""
-        late = any(self.version - v >= self.max_staleness for v in self._generating.values())
+        late = any(self._overdue(v) for v in self._generating.values())
         return late or bool(self.overdue())
 
     def next_batch(self) -> list[Sample]:
@@ -309,7 +313,7 @@ class AsyncLoop:
 
     def _last_overdue_ready(self) -> int | None:
         """Position in the waiting queue of the last finished sample that is overdue."""
-        late = [i for i, s in enumerate(self.ready) if self.version - s.version >= self.max_staleness]
+        late = [i for i, s in enumerate(self.ready) if self._overdue(s.version)]
         return late[-1] if late else None
 
     def advance(self) -> None:
